@@ -1,0 +1,253 @@
+"""The `privacy-center` command line: a thin layer over the storage and registry functions."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from . import default_database, exports
+from .registry import RegistryError
+from .storage import accounts, connect, migrate
+from .storage import decisions as decision_log
+from .storage import registry as registry_store
+from .storage import revisions as revision_store
+
+DEMO_FILE = Path(__file__).parent / "demo" / "registry.yaml"
+
+
+def _db(ctx):
+    path = ctx.obj["database"]
+    db = connect(path)
+    migrate(db)
+    return db
+
+
+@click.group()
+@click.option("--database", envvar="PRIVACY_CENTER_DB", default=None,
+              help="The SQLite database file (default instance/privacy-center.db).")
+@click.pass_context
+def main(ctx, database):
+    """The privacy center: registry, revisions, consent log and server."""
+    ctx.ensure_object(dict)
+    ctx.obj["database"] = database or default_database()
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx):
+    """Create or migrate the schema (idempotent)."""
+    db = connect(ctx.obj["database"])
+    before, after = migrate(db)
+    click.echo(f"database {ctx.obj['database']}: schema version {after}"
+               + (f" (was {before})" if before != after else " (up to date)"))
+
+
+@main.command()
+@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="PORT", default=8000, type=int, show_default=True)
+@click.option("--workers", default=None, type=int, help="Worker processes (default 2 x cores + 1).")
+@click.pass_context
+def serve(ctx, host, port, workers):
+    """Serve the application with gunicorn."""
+    from .serve import run
+    _db(ctx).conn.close()
+    run(ctx.obj["database"], host, port, workers)
+
+
+@main.command("create-admin")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--role", type=click.Choice(accounts.ROLES), default="admin", show_default=True)
+@click.pass_context
+def create_admin(ctx, email, password_stdin, role):
+    """Create an admin login; prints a generated password when none is given."""
+    if "@" not in email:
+        raise click.ClickException(f"'{email}' is not an email address")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    try:
+        accounts.create_user(_db(ctx), email, password, role)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {role} {email}" + ("" if password_stdin else f" with password {password}"))
+
+
+@main.command("create-token")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), default="admin", show_default=True)
+@click.pass_context
+def create_token(ctx, name, role):
+    """Print a new admin API token, once; only its hash is stored."""
+    click.echo(accounts.create_token(_db(ctx), name, role))
+
+
+@main.group()
+def registry():
+    """Registry as code: apply and export registry files."""
+
+
+def _read_registry_file(path: str):
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    try:
+        if path.endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise click.ClickException(f"{path} is not valid YAML or JSON: {error}") from None
+
+
+def _publish_changed(db, keys, actor):
+    for key in keys:
+        revision, created = revision_store.publish(db, key, actor)
+        if created:
+            note = "visitors will be asked again" if revision["needs_decision"] else \
+                "no new decision needed"
+            click.echo(f"published {key} revision {revision['number']} ({note})")
+        else:
+            click.echo(f"{key}: unchanged since revision {revision['number']}")
+
+
+@registry.command("apply")
+@click.argument("file")
+@click.option("--publish", is_flag=True, help="Publish every site whose content changed.")
+@click.option("--prune", is_flag=True,
+              help="Also remove vendors and sites that the file does not list.")
+@click.pass_context
+def registry_apply(ctx, file, publish, prune):
+    """Make the registry match FILE (YAML or JSON); all or nothing."""
+    doc = _read_registry_file(file)
+    db = _db(ctx)
+    try:
+        done = registry_store.apply(db, doc, "cli", prune=prune)
+    except RegistryError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise click.ClickException(
+            f"{file}: {len(error.problems)} problem(s); nothing was changed") from None
+    except registry_store.Conflict as error:
+        raise click.ClickException(f"{error}; nothing was changed") from None
+    for action, kind, site, key, _, _ in done:
+        click.echo(f"{action} {kind} {site + '/' if site and kind != 'site' else ''}{key}")
+    if not done:
+        click.echo("no changes")
+    if publish:
+        _publish_changed(db, registry_store.site_keys(db), "cli")
+
+
+def export_document(db, site_key=None) -> dict:
+    """The stored registry shaped like a registry file, defaults left out."""
+    doc = registry_store.load(db)
+    if site_key is not None:
+        sites = [s for s in doc["sites"] if s["key"] == site_key]
+        if not sites:
+            raise click.ClickException(f"no site '{site_key}'")
+        used = {a["vendor"] for a in sites[0]["vendors"]}
+        doc = {**doc, "sites": sites, "vendors": [v for v in doc["vendors"] if v["key"] in used]}
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v not in (None, [], {})}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    out = {}
+    if "organization" in doc:
+        out["organization"] = strip(doc["organization"])
+    out["vendors"] = [strip(v) for v in doc["vendors"]]
+    out["sites"] = []
+    for site in doc["sites"]:
+        site = dict(site)
+        site["categories"] = [strip(c) for c in site["categories"]]
+        site = {k: v for k, v in strip(site).items()}
+        site.setdefault("vendors", [])
+        out["sites"].append(site)
+    return out
+
+
+@registry.command("export")
+@click.option("--site", "site_key", default=None, help="Only this site and the vendors it uses.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+@click.pass_context
+def registry_export(ctx, site_key, fmt):
+    """Print the registry; applying the output changes nothing."""
+    doc = export_document(_db(ctx), site_key)
+    if fmt == "json":
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        click.echo(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100), nl=False)
+
+
+@main.command()
+@click.argument("site_key")
+@click.pass_context
+def publish(ctx, site_key):
+    """Publish the site's current registry as a new revision."""
+    db = _db(ctx)
+    if site_key not in registry_store.site_keys(db):
+        raise click.ClickException(f"no site '{site_key}'")
+    _publish_changed(db, [site_key], "cli")
+
+
+@main.group()
+def decisions():
+    """The consent log."""
+
+
+@decisions.command("export")
+@click.argument("site_key")
+@click.option("--since", default=None, help="ISO 8601 time (UTC unless it says otherwise).")
+@click.option("--until", default=None, help="ISO 8601 time, exclusive.")
+@click.option("--format", "fmt", type=click.Choice(sorted(exports.FORMATS)), default="jsonl",
+              show_default=True)
+@click.pass_context
+def decisions_export(ctx, site_key, since, until, fmt):
+    """Stream the site's consent log to standard output."""
+    db = _db(ctx)
+    if site_key not in registry_store.site_keys(db):
+        raise click.ClickException(f"no site '{site_key}'")
+    try:
+        since = since and exports.normalise_time(since)
+        until = until and exports.normalise_time(until)
+    except ValueError:
+        raise click.ClickException("--since and --until must be ISO 8601 times, "
+                                   "e.g. 2026-01-31T00:00:00Z") from None
+    for chunk in exports.render(fmt, decision_log.export(db, site_key, since, until)):
+        sys.stdout.write(chunk)
+
+
+@main.command()
+@click.option("--origin", "origins", multiple=True,
+              help="Also allow this origin on the demo sites (the server's own address).")
+@click.option("--admin-email", default="admin@example.com", show_default=True)
+@click.option("--server-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the server will listen, for the URLs printed.")
+@click.pass_context
+def demo(ctx, origins, admin_email, server_url):
+    """Load and publish the demo registry if the database is empty; create the first admin."""
+    db = _db(ctx)
+    if not registry_store.site_keys(db):
+        doc = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
+        for site in doc["sites"]:
+            site["origins"] = list(dict.fromkeys(site["origins"] + list(origins)))
+        registry_store.apply(db, doc, "demo")
+        _publish_changed(db, registry_store.site_keys(db), "demo")
+    else:
+        click.echo("registry already present; demo not loaded")
+    if accounts.user_count(db) == 0:
+        password = os.environ.get("PRIVACY_CENTER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        accounts.create_user(db, admin_email, password, "admin", actor="demo")
+        click.echo(f"admin login: {admin_email} / {password}  (shown once; change it after "
+                   "signing in)")
+    for key in revision_store.published_sites(db):
+        click.echo(f"site {key}: configuration {server_url}/api/v1/sites/{key}/config")
+    click.echo(f"API description: {server_url}/api/v1/openapi.json")

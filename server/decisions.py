@@ -1,0 +1,182 @@
+"""Validating a visitor's decision against the revision it names, and the receipts that prove it."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
+CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_BODY = 16 * 1024
+
+
+class DecisionError(ValueError):
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def new_consent_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _bool_map(value, field, known, what):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DecisionError(field, "must be an object of key: true/false")
+    for key, choice in value.items():
+        if key not in known:
+            raise DecisionError(f"{field}.{key}", f"no {what} '{key}' in this revision")
+        if not isinstance(choice, bool):
+            raise DecisionError(f"{field}.{key}", "must be true or false")
+    return value
+
+
+def clean_page_url(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 2048:
+        raise DecisionError("page_url", "must be a URL of at most 2048 characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DecisionError("page_url", "must be an http(s) URL")
+    # The query and fragment may carry personal data (search terms, tokens): never stored.
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def validate(body, revision: dict, gpc_header: bool = False) -> dict:
+    """Check a decision body against a revision; return the complete choice to record.
+
+    Every optional category must be decided; required ones may be left out and are recorded
+    as accepted. Vendors left out follow their category; a vendor cannot be accepted while its
+    category is refused. Under Global Privacy Control (where the site honours it), categories
+    marked `gpc_refuses` are recorded as refused whatever the body says.
+    """
+    if not isinstance(body, dict):
+        raise DecisionError("(body)", "must be a JSON object")
+    content = revision["content"]
+    site = content["site"]
+    action = body.get("action")
+    if action is None:
+        raise DecisionError("action", "missing")
+    if action not in ACTIONS:
+        raise DecisionError("action", f"must be one of {', '.join(ACTIONS)}")
+    categories = {c["key"]: c for c in content["categories"]}
+    vendors = {v["key"]: v for v in content["vendors"]}
+    if "categories" not in body:
+        raise DecisionError("categories", "missing")
+    chosen = _bool_map(body["categories"], "categories", categories, "category")
+    vendor_choice = _bool_map(body.get("vendors"), "vendors", vendors, "vendor")
+    gpc_body = body.get("gpc", False)
+    if not isinstance(gpc_body, bool):
+        raise DecisionError("gpc", "must be true or false")
+    gpc = bool(gpc_body or gpc_header)
+    gpc_applies = gpc and site.get("honor_gpc", False)
+
+    out_categories = {}
+    for key, category in categories.items():
+        if category["required"]:
+            if chosen.get(key) is False:
+                raise DecisionError(f"categories.{key}", "is required and cannot be refused")
+            out_categories[key] = True
+            continue
+        if key not in chosen:
+            raise DecisionError(f"categories.{key}", "missing")
+        accepted = chosen[key]
+        if gpc_applies and category["gpc_refuses"]:
+            accepted = False
+        out_categories[key] = accepted
+
+    optional = [k for k, c in categories.items() if not c["required"]]
+    expected = {k: not (gpc_applies and categories[k]["gpc_refuses"]) for k in optional}
+    if action == "accept_all" and any(out_categories[k] != expected[k] for k in optional):
+        raise DecisionError("categories", "accept_all must accept every optional category")
+    if action in ("reject_all", "withdraw") and any(out_categories[k] for k in optional):
+        raise DecisionError("categories", f"{action} must refuse every optional category")
+
+    out_vendors = {}
+    for key, vendor in vendors.items():
+        category_ok = out_categories[vendor["category"]]
+        choice = vendor_choice.get(key, category_ok)
+        if choice and not category_ok and not (gpc_applies and
+                                               categories[vendor["category"]]["gpc_refuses"]):
+            raise DecisionError(f"vendors.{key}",
+                                f"cannot be accepted while category '{vendor['category']}' is refused")
+        out_vendors[key] = bool(choice and category_ok)
+
+    language = body.get("language") or site["default_language"]
+    if language not in site["languages"]:
+        raise DecisionError("language", f"must be one of {', '.join(site['languages'])}")
+    return {
+        "revision": revision["number"],
+        "action": action,
+        "categories": out_categories,
+        "vendors": out_vendors,
+        "language": language,
+        "page_url": clean_page_url(body.get("page_url")),
+        "gpc": gpc,
+    }
+
+
+def revision_number(body) -> int:
+    if not isinstance(body, dict):
+        raise DecisionError("(body)", "must be a JSON object")
+    number = body.get("revision")
+    if number is None:
+        raise DecisionError("revision", "missing")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise DecisionError("revision", "must be a revision number (a whole number from 1)")
+    return number
+
+
+class Receipts:
+    """Signed receipts that bind a consent id to a site; whoever holds one may read and erase."""
+
+    def __init__(self, secret_key: str):
+        self._serializer = URLSafeSerializer(secret_key, salt="privacy-center.receipt")
+
+    def issue(self, consent_id: str, site_key: str) -> str:
+        return self._serializer.dumps([consent_id, site_key])
+
+    def check(self, receipt, consent_id: str) -> str | None:
+        """The receipt's site if it is genuine and names `consent_id`, else None."""
+        if not isinstance(receipt, str) or len(receipt) > 512:
+            return None
+        try:
+            value = self._serializer.loads(receipt)
+        except BadSignature:
+            return None
+        if (not isinstance(value, list) or len(value) != 2
+                or not hmac.compare_digest(str(value[0]), consent_id)):
+            return None
+        return value[1]
+
+
+def client_hash(secret_key: str, address: str | None) -> str | None:
+    """A keyed hash of the visitor's network, never the address itself.
+
+    IPv4 is cut to its /24 and IPv6 to its /48 before hashing, so that the log can show a burst
+    from one network without holding anything that identifies a household.
+    """
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+    return hmac.new(secret_key.encode(), str(network).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def consent_hash(secret_key: str, consent_id: str) -> str:
+    """How an erased consent id is remembered: a keyed hash, so the erasure record holds no id."""
+    return hmac.new(secret_key.encode(), f"erasure:{consent_id}".encode(),
+                    hashlib.sha256).hexdigest()

@@ -1,0 +1,45 @@
+"""Streaming the consent log as CSV or JSON lines (shared by the admin API and the CLI)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+
+FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+CSV_COLUMNS = ("recorded_at", "consent_id", "site_key", "revision", "action", "categories",
+               "vendors", "language", "page_url", "gpc", "user_agent", "client_hash")
+
+
+def normalise_time(value: str) -> str:
+    """An ISO 8601 time as the log stores it (UTC, milliseconds, Z), for comparisons."""
+    text = value.strip().replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render(fmt: str, rows):
+    """Yield the export chunk by chunk, so memory stays flat however long the log."""
+    if fmt == "jsonl":
+        for row in rows:
+            yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for count, row in enumerate(rows, 1):
+        row = dict(row, categories=json.dumps(row["categories"], separators=(",", ":")),
+                   vendors=json.dumps(row["vendors"], separators=(",", ":")),
+                   gpc="true" if row["gpc"] else "false")
+        writer.writerow([row[c] for c in CSV_COLUMNS])
+        if count % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

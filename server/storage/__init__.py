@@ -1,0 +1,2 @@
+"""The storage layer: every SQL statement of the application lives in this package."""
+from .schema import connect, migrate, write  # noqa: F401

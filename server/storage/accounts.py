@@ -1,0 +1,66 @@
+"""Admin users (hashed passwords) and API tokens (stored only as hashes)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .audit import record as audit
+from .schema import write
+from .util import now_iso
+
+ROLES = ("admin", "editor", "viewer")
+
+
+def _token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough to make the stored copy useless.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db, name: str, role: str = "admin", actor: str = "cli") -> str:
+    token = "pc_" + secrets.token_urlsafe(32)
+    with write(db):
+        db.execute("INSERT INTO tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                   [name, _token_hash(token), role, now_iso()])
+        audit(db, actor, "create", "token", name, after={"name": name, "role": role})
+    return token
+
+
+def check_token(db, token: str) -> dict | None:
+    row = db.execute("SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                     [_token_hash(token)]).fetchone()
+    return {"id": row[0], "name": row[1], "role": row[2]} if row else None
+
+
+def revoke_token(db, token_id: int, actor: str) -> bool:
+    with write(db):
+        done = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                          [now_iso(), token_id]).rowcount
+        if done:
+            audit(db, actor, "revoke", "token", str(token_id))
+    return bool(done)
+
+
+def user_count(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def create_user(db, email: str, password: str, role: str = "admin", actor: str = "cli") -> int:
+    email = email.strip().lower()
+    with write(db):
+        if db.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
+            raise ValueError(f"a user with the email {email} already exists")
+        user_id = db.execute(
+            "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            [email, generate_password_hash(password), role, now_iso()]).lastrowid
+        audit(db, actor, "create", "user", email, after={"email": email, "role": role})
+    return user_id
+
+
+def check_password(db, email: str, password: str) -> dict | None:
+    row = db.execute("SELECT id, email, password_hash, role FROM users WHERE email = ? AND active = 1",
+                     [email.strip().lower()]).fetchone()
+    if row and check_password_hash(row[2], password):
+        return {"id": row[0], "email": row[1], "role": row[3]}
+    return None

@@ -1,0 +1,44 @@
+"""The append-only audit log: who changed what, when, with before and after."""
+from __future__ import annotations
+
+import json
+
+from .util import now_iso
+
+
+def record(db, actor, action, object_type, object_key, site_key=None, before=None, after=None,
+           at=None) -> None:
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, object_type, object_key, site_key, before, after) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [at or now_iso(), actor, action, object_type, object_key, site_key,
+         None if before is None else json.dumps(before, ensure_ascii=False),
+         None if after is None else json.dumps(after, ensure_ascii=False)])
+
+
+def entries(db, site_key=None, actor=None, limit=100, before_id=None) -> list[dict]:
+    """Newest first; `before_id` pages backwards."""
+    where, params = [], []
+    if site_key:
+        where.append("site_key = ?")
+        params.append(site_key)
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if before_id:
+        where.append("id < ?")
+        params.append(before_id)
+    sql = "SELECT id, at, actor, action, object_type, object_key, site_key, before, after " \
+          "FROM audit_log"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    out = []
+    for row in db.execute(sql, params).fetchall():
+        item = dict(zip(("id", "at", "actor", "action", "object_type", "object_key", "site_key",
+                         "before", "after"), row))
+        for field in ("before", "after"):
+            item[field] = None if item[field] is None else json.loads(item[field])
+        out.append(item)
+    return out

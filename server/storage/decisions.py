@@ -1,0 +1,88 @@
+"""The consent log: recording, reading, exporting and erasing decisions."""
+from __future__ import annotations
+
+import json
+
+from .schema import write
+from .util import now_iso
+
+EXPORT_COLUMNS = ("consent_id", "site_key", "revision", "action", "categories", "vendors",
+                  "language", "page_url", "gpc", "recorded_at", "user_agent", "client_hash")
+
+
+def _compact(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | None,
+           client_hash: str | None) -> str:
+    """Store one decision; returns its server time. Committed (and synced) before returning."""
+    stamp = now_iso()
+    with write(db):
+        ua_id = None
+        if user_agent:
+            user_agent = user_agent[:512]
+            row = db.execute("SELECT id FROM user_agents WHERE value = ?", [user_agent]).fetchone()
+            if row is None:
+                ua_id = db.execute("INSERT INTO user_agents (value) VALUES (?)",
+                                   [user_agent]).lastrowid
+            else:
+                ua_id = row[0]
+        db.execute(
+            "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
+            "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [consent_id, site_key, choice["revision"], choice["action"],
+             _compact(choice["categories"]), _compact(choice["vendors"]), choice["language"],
+             choice["page_url"], int(choice["gpc"]), stamp, ua_id, client_hash])
+    return stamp
+
+
+def _select(db, where: str, params: list, order="d.id"):
+    sql = ("SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
+           "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash "
+           "FROM decisions d LEFT JOIN user_agents u ON u.id = d.user_agent_id "
+           f"WHERE {where} ORDER BY {order}")
+    for row in db.execute(sql, params):
+        item = dict(zip(EXPORT_COLUMNS, row))
+        item["categories"] = json.loads(item["categories"])
+        item["vendors"] = json.loads(item["vendors"])
+        item["gpc"] = bool(item["gpc"])
+        yield item
+
+
+def for_consent(db, consent_id: str, site_key: str) -> list[dict]:
+    return list(_select(db, "d.consent_id = ? AND d.site_key = ?", [consent_id, site_key]))
+
+
+def exists(db, consent_id: str, site_key: str) -> bool:
+    return db.execute("SELECT 1 FROM decisions WHERE consent_id = ? AND site_key = ? LIMIT 1",
+                      [consent_id, site_key]).fetchone() is not None
+
+
+def export(db, site_key: str, since: str | None = None, until: str | None = None):
+    """Every decision of a site in time order, as an iterator (for streaming)."""
+    where, params = ["d.site_key = ?"], [site_key]
+    if since:
+        where.append("d.recorded_at >= ?")
+        params.append(since)
+    if until:
+        where.append("d.recorded_at < ?")
+        params.append(until)
+    return _select(db, " AND ".join(where), params, order="d.recorded_at, d.id")
+
+
+def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
+    """Delete a consent id's decisions, keeping only the fact and time of the erasure."""
+    with write(db):
+        count = db.execute("DELETE FROM decisions WHERE consent_id = ? AND site_key = ?",
+                           [consent_id, site_key]).rowcount
+        db.execute("INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
+                   "VALUES (?, ?, ?, ?)", [consent_hash, site_key, count, now_iso()])
+    return count
+
+
+def erasures(db, consent_hash: str, site_key: str) -> list[dict]:
+    return [{"erased_at": at, "decisions_erased": n} for at, n in db.execute(
+        "SELECT erased_at, decisions_erased FROM erasures WHERE consent_hash = ? AND site_key = ? "
+        "ORDER BY id", [consent_hash, site_key])]

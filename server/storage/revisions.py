@@ -1,0 +1,105 @@
+"""Published revisions: immutable, numbered snapshots of a site's registry."""
+from __future__ import annotations
+
+import json
+
+from .. import revisions as compiler
+from .audit import record as audit
+from .registry import load
+from .schema import write
+from .util import now_iso
+
+COLUMNS = ("site_key", "number", "content", "content_hash", "needs_decision", "consent_revision",
+           "changes", "published_at", "published_by")
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _row(row) -> dict:
+    out = dict(zip(COLUMNS, row))
+    out["content"] = json.loads(out["content"])
+    out["changes"] = json.loads(out["changes"])
+    out["needs_decision"] = bool(out["needs_decision"])
+    return out
+
+
+def _select(db, where, params, columns=COLUMNS):
+    return db.execute(f"SELECT {', '.join(columns)} FROM revisions WHERE {where}", params)
+
+
+def latest_number(db, site_key: str) -> int | None:
+    row = db.execute("SELECT MAX(number) FROM revisions WHERE site_key = ?", [site_key]).fetchone()
+    return row[0]
+
+
+def get(db, site_key: str, number: int | None = None) -> dict | None:
+    """A revision by number, or the latest one; None if there is none."""
+    if number is None:
+        row = _select(db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key]).fetchone()
+    else:
+        row = _select(db, "site_key = ? AND number = ?", [site_key, number]).fetchone()
+    return _row(row) if row else None
+
+
+def history(db, site_key: str) -> list[dict]:
+    """Every revision of a site, newest first, without its content."""
+    cols = ("number", "content_hash", "needs_decision", "consent_revision", "changes",
+            "published_at", "published_by")
+    out = []
+    for row in _select(db, "site_key = ? ORDER BY number DESC", [site_key], cols):
+        item = dict(zip(cols, row))
+        item["changes"] = json.loads(item["changes"])
+        item["needs_decision"] = bool(item["needs_decision"])
+        out.append(item)
+    return out
+
+
+def compile_current(db, site_key: str) -> dict:
+    """The content a revision of the site's current registry would have."""
+    registry = load(db)
+    site = next((s for s in registry["sites"] if s["key"] == site_key), None)
+    if site is None:
+        raise NotFound(site_key)
+    vendors = {v["key"]: v for v in registry["vendors"]}
+    return compiler.compile_site(site, registry.get("organization"), vendors)
+
+
+def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple[dict, bool]:
+    """Publish the site's registry (or `content`, for a rollback) as a new revision.
+
+    Returns (revision, created); publishing content equal to the latest revision creates nothing.
+    """
+    with write(db):
+        if content is None:
+            content = compile_current(db, site_key)
+        digest = compiler.content_hash(content)
+        previous = get(db, site_key)
+        if previous is not None and previous["content_hash"] == digest:
+            return previous, False
+        changes = compiler.diff(previous["content"] if previous else None, content)
+        needs = compiler.needs_decision(changes)
+        number = (previous["number"] + 1) if previous else 1
+        consent_revision = number if needs else previous["consent_revision"]
+        stamp = now_iso()
+        db.execute(
+            f"INSERT INTO revisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            [site_key, number, json.dumps(content, ensure_ascii=False, sort_keys=True), digest,
+             int(needs), consent_revision, json.dumps(changes, ensure_ascii=False), stamp, actor])
+        audit(db, actor, "publish", "revision", str(number), site_key, None,
+              {"number": number, "content_hash": digest, "needs_decision": needs}, at=stamp)
+        return get(db, site_key, number), True
+
+
+def published_sites(db) -> list[str]:
+    return [key for (key,) in db.execute("SELECT DISTINCT site_key FROM revisions ORDER BY site_key")]
+
+
+def head(db, site_key: str, number: int | None = None) -> tuple | None:
+    """(number, content_hash) of a revision or of the latest one: cheap, for cache keys."""
+    if number is None:
+        return _select(db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key],
+                       ("number", "content_hash")).fetchone()
+    return _select(db, "site_key = ? AND number = ?", [site_key, number],
+                   ("number", "content_hash")).fetchone()

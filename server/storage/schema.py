@@ -1,0 +1,159 @@
+"""Opening the database and the one idempotent, versioned schema step."""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+# Each step moves the schema from version i to i + 1; steps only ever get appended.
+STEPS = [
+    """
+    CREATE TABLE organization (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        doc TEXT NOT NULL
+    );
+    CREATE TABLE vendors (
+        key TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sites (
+        key TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE categories (
+        site_key TEXT NOT NULL REFERENCES sites(key),
+        key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (site_key, key)
+    );
+    CREATE TABLE assignments (
+        site_key TEXT NOT NULL REFERENCES sites(key),
+        vendor_key TEXT NOT NULL REFERENCES vendors(key),
+        category_key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (site_key, vendor_key)
+    );
+    CREATE INDEX assignments_vendor ON assignments (vendor_key);
+    CREATE TABLE revisions (
+        site_key TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        needs_decision INTEGER NOT NULL,
+        consent_revision INTEGER NOT NULL,
+        changes TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        published_by TEXT NOT NULL,
+        PRIMARY KEY (site_key, number)
+    );
+    CREATE TABLE user_agents (
+        id INTEGER PRIMARY KEY,
+        value TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        consent_id TEXT NOT NULL,
+        site_key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        vendors TEXT NOT NULL,
+        language TEXT NOT NULL,
+        page_url TEXT,
+        gpc INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL,
+        user_agent_id INTEGER REFERENCES user_agents(id),
+        client_hash TEXT
+    );
+    CREATE INDEX decisions_consent ON decisions (consent_id);
+    CREATE INDEX decisions_site_time ON decisions (site_key, recorded_at);
+    CREATE TABLE erasures (
+        id INTEGER PRIMARY KEY,
+        consent_hash TEXT NOT NULL,
+        site_key TEXT NOT NULL,
+        decisions_erased INTEGER NOT NULL,
+        erased_at TEXT NOT NULL
+    );
+    CREATE INDEX erasures_consent ON erasures (consent_hash);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object_type TEXT NOT NULL,
+        object_key TEXT NOT NULL,
+        site_key TEXT,
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX audit_site ON audit_log (site_key, at);
+    """,
+]
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A connection in autocommit mode; writes open their own transaction with `write(db)`."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # A decision is acknowledged only once it is on disk: FULL syncs the WAL at every commit.
+    conn.execute("PRAGMA synchronous = FULL")
+    return sqlite_utils.Database(conn)
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database):
+    """One write transaction, taken with the write lock up front so it never deadlocks midway."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield db
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Bring the schema to the latest version; safe to run any number of times, by any worker."""
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+    with write(db):
+        before = schema_version(db)
+        for number, step in enumerate(STEPS[before:], start=before + 1):
+            for statement in step.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        return before, schema_version(db)
