@@ -4,13 +4,13 @@ from __future__ import annotations
 import re
 from functools import wraps
 
-from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request
 
 from . import exports
 from .db import get_db
 from .errors import ApiError
 from .registry import RegistryError, normalize
-from .storage import accounts, audit
+from .storage import accounts, audit, connect
 from .storage import decisions as decision_log
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
@@ -112,8 +112,9 @@ def list_vendors():
     return current_app.json.response(vendors)
 
 
-@bp.get("/vendors/<key>")
-def get_vendor(key):
+@bp.get("/vendors/<vendor_key>")
+def get_vendor(vendor_key):
+    key = vendor_key
     return current_app.json.response(_find(registry_store.load(get_db())["vendors"], key, "vendor")[1])
 
 
@@ -130,8 +131,9 @@ def create_vendor():
     return _created(_find(doc["vendors"], body["key"], "vendor")[1])
 
 
-@bp.route("/vendors/<key>", methods=["PUT", "PATCH"])
-def update_vendor(key):
+@bp.route("/vendors/<vendor_key>", methods=["PUT", "PATCH"])
+def update_vendor(vendor_key):
+    key = vendor_key
     body = _with_key(_json_body(), key)
 
     def mutate(doc):
@@ -141,8 +143,9 @@ def update_vendor(key):
     return current_app.json.response(_find(_change(mutate)["vendors"], key, "vendor")[1])
 
 
-@bp.delete("/vendors/<key>")
-def delete_vendor(key):
+@bp.delete("/vendors/<vendor_key>")
+def delete_vendor(vendor_key):
+    key = vendor_key
     db = get_db()
     users = registry_store.vendor_users(db, key)
     if users:
@@ -218,8 +221,9 @@ def list_categories(site_key):
     return current_app.json.response(_site(registry_store.load(get_db()), site_key)[1]["categories"])
 
 
-@bp.get("/sites/<site_key>/categories/<category>")
-def get_category(site_key, category):
+@bp.get("/sites/<site_key>/categories/<category_key>")
+def get_category(site_key, category_key):
+    category = category_key
     site = _site(registry_store.load(get_db()), site_key)[1]
     return current_app.json.response(_find(site["categories"], category, "category")[1])
 
@@ -249,8 +253,9 @@ def create_category(site_key):
     return _created(_find(site["categories"], body["key"], "category")[1])
 
 
-@bp.route("/sites/<site_key>/categories/<category>", methods=["PUT", "PATCH"])
-def update_category(site_key, category):
+@bp.route("/sites/<site_key>/categories/<category_key>", methods=["PUT", "PATCH"])
+def update_category(site_key, category_key):
+    category = category_key
     body = _with_key(_json_body(), category)
 
     def mutate(doc):
@@ -266,8 +271,9 @@ def update_category(site_key, category):
     return current_app.json.response(_find(site["categories"], category, "category")[1])
 
 
-@bp.delete("/sites/<site_key>/categories/<category>")
-def delete_category(site_key, category):
+@bp.delete("/sites/<site_key>/categories/<category_key>")
+def delete_category(site_key, category_key):
+    category = category_key
     def mutate(doc):
         _, site = _site(doc, site_key)
         position, _ = _find(site["categories"], category, "category")
@@ -288,8 +294,9 @@ def list_assignments(site_key):
     return current_app.json.response(_site(registry_store.load(get_db()), site_key)[1]["vendors"])
 
 
-@bp.get("/sites/<site_key>/vendors/<vendor>")
-def get_assignment(site_key, vendor):
+@bp.get("/sites/<site_key>/vendors/<vendor_key>")
+def get_assignment(site_key, vendor_key):
+    vendor = vendor_key
     site = _site(registry_store.load(get_db()), site_key)[1]
     return current_app.json.response(_find(site["vendors"], vendor, "assignment", "vendor")[1])
 
@@ -309,8 +316,9 @@ def create_assignment(site_key):
     return _created(_find(site["vendors"], body.get("vendor"), "assignment", "vendor")[1])
 
 
-@bp.route("/sites/<site_key>/vendors/<vendor>", methods=["PUT", "PATCH"])
-def update_assignment(site_key, vendor):
+@bp.route("/sites/<site_key>/vendors/<vendor_key>", methods=["PUT", "PATCH"])
+def update_assignment(site_key, vendor_key):
+    vendor = vendor_key
     body = _json_body()
     if body.get("vendor", vendor) != vendor:
         raise ApiError(400, "invalid", "vendor: cannot be changed; assign the other vendor instead")
@@ -324,8 +332,9 @@ def update_assignment(site_key, vendor):
     return current_app.json.response(_find(site["vendors"], vendor, "assignment", "vendor")[1])
 
 
-@bp.delete("/sites/<site_key>/vendors/<vendor>")
-def delete_assignment(site_key, vendor):
+@bp.delete("/sites/<site_key>/vendors/<vendor_key>")
+def delete_assignment(site_key, vendor_key):
+    vendor = vendor_key
     def mutate(doc):
         _, site = _site(doc, site_key)
         position, _ = _find(site["vendors"], vendor, "assignment", "vendor")
@@ -380,8 +389,16 @@ def export_decisions(site_key):
     if fmt not in exports.FORMATS:
         raise ApiError(400, "invalid", "format: must be csv or jsonl")
     since, until = _time_arg("since"), _time_arg("until")
-    rows = exports.render(fmt, decision_log.export(db, site_key, since, until))
-    response = Response(stream_with_context(rows), content_type=exports.FORMATS[fmt])
+    path = current_app.config["DATABASE"]
+
+    def stream():
+        # Its own connection: the request's one is closed before a long stream ends.
+        export_db = connect(path)
+        try:
+            yield from exports.render(fmt, decision_log.export(export_db, site_key, since, until))
+        finally:
+            export_db.conn.close()
+    response = Response(stream(), content_type=exports.FORMATS[fmt])
     response.headers["Content-Disposition"] = \
         f'attachment; filename="decisions-{site_key}.{fmt}"'
     return response

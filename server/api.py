@@ -68,12 +68,12 @@ def config(site_key):
     revision = cached_revision(db, site_key)
     if revision is None:
         raise ApiError(404, "not_published", f"Site '{site_key}' has no published revision.")
-    etag = f'"{revision["content_hash"][:32]}-{revision["number"]}"'
-    if etag in request.if_none_match:
+    etag = f'{revision["content_hash"][:32]}-{revision["number"]}'
+    if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         response = Response(revision["config_json"], content_type="application/json")
-    response.headers["ETag"] = etag
+    response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=60"
     return _cors(response, origins, "GET")
 

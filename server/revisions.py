@@ -44,6 +44,8 @@ def compile_site(site: dict, organization: dict | None, vendors: dict[str, dict]
             entry["category"] = category["key"]
             out_vendors.append(entry)
     site_part = {field: site.get(field) for field in SITE_PUBLIC_FIELDS}
+    site_part["name"] = _only(site["name"], langs)
+    site_part["notice"] = _only(site.get("notice"), langs)
     return {
         "site": site_part,
         "organization": {"name": _only(org.get("name") or {}, langs),
