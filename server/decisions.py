@@ -54,6 +54,8 @@ def clean_page_url(value) -> str | None:
 def validate(body, revision: dict, gpc_header: bool = False) -> dict:
     """Check a decision body against a revision; return the complete choice to record.
 
+    The choice lists every category and vendor in the revision's order (the log relies on it).
+
     Every optional category must be decided; required ones may be left out and are recorded
     as accepted. Vendors left out follow their category; a vendor cannot be accepted while its
     category is refused. Under Global Privacy Control (where the site honours it), categories

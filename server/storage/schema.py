@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -120,8 +121,10 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
-    # A decision is acknowledged only once it is on disk: FULL syncs the WAL at every commit.
-    conn.execute("PRAGMA synchronous = FULL")
+    # NORMAL (WAL): a committed decision survives any crash of the server process; FULL also
+    # fsyncs every commit, so it survives power loss too, at a cost (docs/benchmarks.md).
+    sync = os.environ.get("PRIVACY_CENTER_SYNC", "NORMAL").upper()
+    conn.execute(f"PRAGMA synchronous = {'FULL' if sync == 'FULL' else 'NORMAL'}")
     return sqlite_utils.Database(conn)
 
 

@@ -1,0 +1,152 @@
+"""Decisions per second and latency against `privacy-center serve`, beside a trivial endpoint.
+
+Starts the real server (gunicorn, N workers) on a fresh SQLite file with the demo registry,
+then drives it with wrk (a separate process, Lua script for the POST) for each endpoint in turn:
+  /healthz                          the ceiling: the same stack, one trivial query
+  POST /api/v1/sites/news/decisions a first decision per request (new consent id)
+  GET  /api/v1/sites/news/config    the published configuration
+Prints requests/s and p50/p99 latency, and bytes per stored decision. Needs `wrk`
+(Debian package); `make bench` installs it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGIN = "http://127.0.0.1:9"
+
+LUA_POST = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "%s"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+"""
+
+LUA_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %f %f %f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.duration, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port):
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def run_wrk(url, script, seconds, connections, threads):
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+                          "-s", script, url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    requests, errors, duration_us, p50, p99, worst = match.groups()
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": int(requests) / (int(duration_us) / 1e6), "requests": int(requests),
+            "errors": int(errors) + (int(non2xx.group(1)) if non2xx else 0),
+            "p50_ms": float(p50) / 1000, "p99_ms": float(p99) / 1000, "max_ms": float(worst) / 1000}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it)")
+    work = Path(tempfile.mkdtemp(prefix="pc-bench-"))
+    db_path = work / "bench.db"
+    env = dict(os.environ, PRIVACY_CENTER_DB=str(db_path))
+    cli = [sys.executable, "-m", "server"]
+    subprocess.run(cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT,
+                   capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(cli + ["serve", "--port", str(port), "--workers", str(args.workers)],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_ready(port)
+        body = json.dumps({"revision": 1, "action": "custom", "language": "ja",
+                           "page_url": "https://news.sakura-media.example/articles/2026/11/27/1",
+                           "categories": {"functional": True, "analytics": True,
+                                          "advertising": False}})
+        post = work / "post.lua"
+        post.write_text(LUA_POST % (body, ORIGIN) + LUA_REPORT)
+        get = work / "get.lua"
+        get.write_text(LUA_REPORT)
+        base = f"http://127.0.0.1:{port}"
+        results = {}
+        for name, url, script in (
+                ("trivial (GET /healthz)", f"{base}/healthz", get),
+                ("decisions (POST)", f"{base}/api/v1/sites/news/decisions", post),
+                ("config (GET)", f"{base}/api/v1/sites/news/config", get)):
+            results[name] = run_wrk(url, str(script), args.seconds, args.connections, args.threads)
+        count = int(subprocess.run(
+            ["sqlite3", str(db_path), "SELECT COUNT(*) FROM decisions"], capture_output=True,
+            text=True).stdout.strip() or 0) if shutil.which("sqlite3") else None
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    sys.path.insert(0, str(ROOT))
+    from server.storage import connect
+    db = connect(db_path)
+    count = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("VACUUM")
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    pages = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name IN "
+                       "('decisions', 'decisions_consent', 'decisions_site_time')").fetchone()[0] \
+        if _has_dbstat(db) else None
+    total = db_path.stat().st_size
+    db.conn.close()
+    print(f"server: gunicorn, {args.workers} sync workers; load: wrk -t{args.threads} "
+          f"-c{args.connections} -d{args.seconds}s; {os.cpu_count()} cores shared by both")
+    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+    for name, r in results.items():
+        print(f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['max_ms']:8.2f} {r['errors']:7d}")
+    ceiling = results["trivial (GET /healthz)"]["rps"]
+    print(f"decisions / trivial: {results['decisions (POST)']['rps'] / ceiling:.0%}")
+    print(f"decisions stored: {count}; database file {total / 1e6:.1f} MB after VACUUM "
+          f"({page_size}-byte pages)")
+    if pages is not None and count:
+        print(f"bytes per stored decision (table + its two indexes): {pages / count:.0f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _has_dbstat(db):
+    try:
+        db.execute("SELECT 1 FROM dbstat LIMIT 1").fetchone()
+        return True
+    except Exception:  # noqa: BLE001 - dbstat is a compile-time option of SQLite
+        return False
+
+
+if __name__ == "__main__":
+    main()
