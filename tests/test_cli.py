@@ -127,3 +127,10 @@ def test_demo_loads_once(db_path):
 def test_init_db_is_idempotent(db_path):
     assert "schema version" in run(db_path, "init-db").output
     assert "(up to date)" in run(db_path, "init-db").output
+
+
+def test_the_documented_example_registry_applies(db_path):
+    from pathlib import Path
+    example = Path(__file__).parent.parent / "docs" / "examples" / "registry.yaml"
+    result = run(db_path, "registry", "apply", str(example), "--publish")
+    assert result.exit_code == 0 and "published shop revision 1" in result.output
