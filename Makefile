@@ -31,6 +31,8 @@ test: $(VENV)/.dev chromium
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.dev
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/decisions.py
 
 clean:

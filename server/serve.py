@@ -14,7 +14,8 @@ class _Server(BaseApplication):
 
     def load_config(self):
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
 
     def load(self):
         from . import create_app
@@ -34,4 +35,6 @@ def run(database: str, host: str, port: int, workers: int | None = None) -> None
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "timeout": 30,
         "graceful_timeout": 10,
+        # Several servers (tests, a demo) may run at once; none needs gunicorn's control socket.
+        "control_socket_disable": True,
     }).run()
