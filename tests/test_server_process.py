@@ -27,10 +27,11 @@ def free_port():
 def start(db_path, port, tmp_path):
     env = dict(os.environ, PRIVACY_CENTER_DB=db_path)
     env.pop("PRIVACY_CENTER_SECRET_KEY", None)
-    log = open(tmp_path / f"server-{port}.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(tmp_path / f"server-{port}.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
