@@ -1,0 +1,263 @@
+"""The privacy center's own texts in Japanese and English, and choosing the visitor's language."""
+from __future__ import annotations
+
+LANGUAGES = ("ja", "en")
+DEFAULT = "ja"
+
+TEXTS = {
+    "ja": {
+        "skip": "本文へ移動",
+        "language_switch": "言語",
+        "privacy_center": "プライバシーセンター",
+        "privacy_policy": "プライバシーポリシー",
+        "our_sites": "サイトごとの外部送信",
+        "our_sites_intro": "各サイトで利用者の情報をどの事業者に送信しているかを、サイトごとに公表しています。",
+        "no_sites": "公開中のサイトはまだありません。",
+        "disclosure_of": "{site} の外部送信",
+        "disclosure_link": "{site} の外部送信について",
+        "revision_line": "第{number}版（{date}公開）",
+        "older_revision": "これは過去の版（第{number}版）です。",
+        "see_latest": "最新の版を見る",
+        "disclosure_intro": "{site}では、以下の事業者に利用者の情報を送信しています。"
+                            "サービスごとに、送信先、送信される情報、利用目的を示します。",
+        "change_on_site": "同意の内容は、{site}の画面にある「Cookie設定」からいつでも変更・撤回できます。",
+        "required_note": "サイトの動作に必要なため、同意なしに送信されます。拒否することはできません。",
+        "optional_note": "同意いただいた場合にのみ送信されます。同意しないことも、後から撤回することもできます。",
+        "no_vendors": "このカテゴリで情報を送信する事業者はありません。",
+        "service": "サービス名",
+        "recipient": "送信先の名称",
+        "country": "送信先の所在国",
+        "data_sent": "送信される情報の内容",
+        "purpose": "利用目的",
+        "consent": "同意",
+        "consent_yes": "必要（同意しないことも、後から撤回することもできます）",
+        "consent_no": "不要（サイトの動作に必要なため、拒否できません）",
+        "hosts": "読み込み元のホスト",
+        "cookies": "Cookie",
+        "cookie_name": "名前",
+        "cookie_duration": "保存期間",
+        "days": "{n}日",
+        "session": "ブラウザを閉じるまで",
+        "opt_out": "オプトアウト",
+        "opt_out_link": "{name} のオプトアウト",
+        "policy_link": "{name} のプライバシーポリシー",
+        "none": "なし",
+        "history": "改定履歴",
+        "history_intro": "この開示は公開のたびに版として保存されています。各版の内容を確認できます。",
+        "revision_n": "第{number}版",
+        "revision_col": "版",
+        "published": "公開日時",
+        "changes": "変更内容",
+        "read_revision": "第{number}版を読む",
+        "current": "（現在の版）",
+        "you_are_here": "（表示中）",
+        "json_link": "この開示のJSON",
+        "not_found_title": "ページが見つかりません",
+        "not_found_site": "お探しのサイトまたは版は公開されていません。",
+        "back_home": "プライバシーセンターのトップへ",
+        # Changes between revisions.
+        "ch_first_revision": "最初の公開",
+        "ch_vendor_added": "追加: {name}（{category}）",
+        "ch_vendor_removed": "削除: {name}（{category}）",
+        "ch_vendor_moved": "カテゴリ変更: {name}（{from_}→{to}）",
+        "ch_vendor_changed": "{fields}の変更: {name}",
+        "ch_category_added": "カテゴリ追加: {category}",
+        "ch_category_removed": "カテゴリ削除: {category}",
+        "ch_category_changed": "カテゴリの{fields}の変更: {category}",
+        "ch_site_changed": "サイト設定の変更: {fields}",
+        "list_sep": "・",
+        "f_name": "サービス名", "f_recipient": "送信先", "f_country": "所在国",
+        "f_privacy_policy_url": "プライバシーポリシー", "f_opt_out_url": "オプトアウト",
+        "f_hosts": "ホスト", "f_cookies": "Cookie", "f_data_sent": "送信される情報",
+        "f_purpose": "利用目的", "f_required": "必須の指定", "f_description": "説明",
+        "f_google_consent_types": "Google同意モードの対応", "f_gpc_refuses": "GPCの扱い",
+        "f_origins": "オリジン", "f_languages": "言語", "f_default_language": "既定の言語",
+        "f_consent_max_age_days": "同意の有効期間", "f_cookie_domain": "Cookieのドメイン",
+        "f_google_consent_mode": "Google同意モード", "f_honor_gpc": "GPCへの対応",
+        "f_reload_on_withdrawal": "撤回時の再読み込み", "f_notice": "お知らせ",
+        "f_organization": "運営者の情報", "f_key": "キー",
+        # The visitor's own page.
+        "consent_title": "あなたの同意の記録",
+        "consent_intro": "このページには、同意IDに結び付いたあなたの選択の記録を表示します。"
+                         "表示するには、同意の際に発行された受領証（レシート）が必要です。",
+        "receipt": "受領証",
+        "receipt_help": "サイトの「Cookie設定」にあるリンクから開くと自動で入力されます。"
+                        "リンクの「#r=」以降を貼り付けることもできます。",
+        "show_records": "記録を表示する",
+        "loading": "記録を読み込んでいます…",
+        "bad_receipt": "受領証がこの同意IDのものではないため、記録を表示できません。"
+                       "サイトの「Cookie設定」にあるリンクからもう一度開いてください。",
+        "consent_id": "同意ID",
+        "site": "サイト",
+        "decisions": "選択の記録",
+        "no_decisions": "この同意IDの記録はありません。",
+        "recorded_at": "日時",
+        "action": "操作",
+        "choices": "選択",
+        "disclosure_then": "当時の開示",
+        "disclosure_then_link": "第{number}版の開示",
+        "a_accept_all": "すべて同意", "a_reject_all": "すべて拒否", "a_custom": "個別に選択",
+        "a_withdraw": "同意の撤回",
+        "accepted": "同意", "refused": "拒否",
+        "gpc_noted": "Global Privacy Control（GPC）の信号を受け取りました",
+        "erasures": "消去の記録",
+        "erased_line": "{at}に{n}件の記録を消去しました",
+        "withdraw": "同意を撤回する",
+        "withdraw_help": "任意のカテゴリをすべて拒否した選択を記録します。記録は残ります。",
+        "erase": "記録を消去する",
+        "erase_help": "この同意IDの選択の記録をすべて削除します。消去した日時と件数だけが残ります。",
+        "confirm_withdraw_title": "同意を撤回しますか？",
+        "confirm_withdraw_text": "{site}の任意のカテゴリ（分析・広告など）をすべて拒否した選択として記録します。",
+        "confirm_withdraw": "撤回する",
+        "confirm_erase_title": "記録を消去しますか？",
+        "confirm_erase_text": "この同意IDの選択の記録{n}件をすべて削除します。元に戻すことはできません。",
+        "confirm_erase": "消去する",
+        "cancel": "キャンセル",
+        "done_withdraw": "同意を撤回しました。{site}では今後、任意のカテゴリの情報は送信されません。"
+                         "サイトを次に開いたときに反映されます。",
+        "done_erase": "{n}件の記録を消去しました。",
+        "nothing_to_withdraw": "記録がないため、撤回するものはありません。",
+        "your_actions": "記録の撤回と消去",
+    },
+    "en": {
+        "skip": "Skip to content",
+        "language_switch": "Language",
+        "privacy_center": "Privacy Center",
+        "privacy_policy": "Privacy policy",
+        "our_sites": "External transmissions by site",
+        "our_sites_intro": "For each of our sites, we publish which companies receive information about its visitors.",
+        "no_sites": "No site has been published yet.",
+        "disclosure_of": "External transmissions of {site}",
+        "disclosure_link": "What {site} sends to other companies",
+        "revision_line": "Revision {number} (published {date})",
+        "older_revision": "This is an earlier revision (revision {number}).",
+        "see_latest": "See the latest revision",
+        "disclosure_intro": "{site} sends information about its visitors to the companies below. "
+                            "For each service: who receives it, what is sent and why.",
+        "change_on_site": "You can change or withdraw your choice at any time from \"Cookie settings\" on {site} itself.",
+        "required_note": "Sent without consent because the site needs it to work. It cannot be refused.",
+        "optional_note": "Sent only with your consent. You can refuse, and withdraw your consent later.",
+        "no_vendors": "No company receives information in this category.",
+        "service": "Service",
+        "recipient": "Recipient",
+        "country": "Recipient's country",
+        "data_sent": "Information sent",
+        "purpose": "Purpose",
+        "consent": "Consent",
+        "consent_yes": "needed (you can refuse, and withdraw it later)",
+        "consent_no": "not needed (the site needs it to work; it cannot be refused)",
+        "hosts": "Loaded from",
+        "cookies": "Cookies",
+        "cookie_name": "Name",
+        "cookie_duration": "Kept for",
+        "days": "{n} days",
+        "session": "until the browser closes",
+        "opt_out": "Opt-out",
+        "opt_out_link": "Opt out of {name}",
+        "policy_link": "Privacy policy of {name}",
+        "none": "none",
+        "history": "Revision history",
+        "history_intro": "Each publication of this disclosure is kept as a revision; every revision can be read.",
+        "revision_n": "Revision {number}",
+        "revision_col": "Revision",
+        "published": "Published",
+        "changes": "What changed",
+        "read_revision": "Read revision {number}",
+        "current": "(current)",
+        "you_are_here": "(shown)",
+        "json_link": "This disclosure as JSON",
+        "not_found_title": "Page not found",
+        "not_found_site": "The site or revision you are looking for is not published.",
+        "back_home": "Back to the privacy center",
+        "ch_first_revision": "first publication",
+        "ch_vendor_added": "added: {name} ({category})",
+        "ch_vendor_removed": "removed: {name} ({category})",
+        "ch_vendor_moved": "category changed: {name} ({from_} → {to})",
+        "ch_vendor_changed": "{fields} changed: {name}",
+        "ch_category_added": "category added: {category}",
+        "ch_category_removed": "category removed: {category}",
+        "ch_category_changed": "category {fields} changed: {category}",
+        "ch_site_changed": "site settings changed: {fields}",
+        "list_sep": ", ",
+        "f_name": "name", "f_recipient": "recipient", "f_country": "country",
+        "f_privacy_policy_url": "privacy policy", "f_opt_out_url": "opt-out",
+        "f_hosts": "hosts", "f_cookies": "cookies", "f_data_sent": "information sent",
+        "f_purpose": "purpose", "f_required": "required", "f_description": "description",
+        "f_google_consent_types": "Google consent types", "f_gpc_refuses": "GPC handling",
+        "f_origins": "origins", "f_languages": "languages", "f_default_language": "default language",
+        "f_consent_max_age_days": "consent lifetime", "f_cookie_domain": "cookie domain",
+        "f_google_consent_mode": "Google Consent Mode", "f_honor_gpc": "GPC support",
+        "f_reload_on_withdrawal": "reload on withdrawal", "f_notice": "notice",
+        "f_organization": "organization", "f_key": "key",
+        "consent_title": "Your consent records",
+        "consent_intro": "This page shows the choices recorded under your consent id. "
+                         "To see them you need the receipt issued when you made your choice.",
+        "receipt": "Receipt",
+        "receipt_help": "Filled in for you when you open this page from the link in the site's "
+                        "\"Cookie settings\". You can also paste what follows \"#r=\" in that link.",
+        "show_records": "Show my records",
+        "loading": "Loading your records…",
+        "bad_receipt": "This receipt does not belong to this consent id, so no record is shown. "
+                       "Open this page again from the link in the site's \"Cookie settings\".",
+        "consent_id": "Consent id",
+        "site": "Site",
+        "decisions": "Recorded choices",
+        "no_decisions": "There are no records for this consent id.",
+        "recorded_at": "Time",
+        "action": "Action",
+        "choices": "Choices",
+        "disclosure_then": "Disclosure at the time",
+        "disclosure_then_link": "Disclosure, revision {number}",
+        "a_accept_all": "Accepted all", "a_reject_all": "Rejected all", "a_custom": "Custom choice",
+        "a_withdraw": "Withdrawn",
+        "accepted": "accepted", "refused": "refused",
+        "gpc_noted": "Global Privacy Control (GPC) signal received",
+        "erasures": "Erasures",
+        "erased_line": "{n} records erased at {at}",
+        "withdraw": "Withdraw my consent",
+        "withdraw_help": "Records a choice that refuses every optional category. The records stay.",
+        "erase": "Erase my records",
+        "erase_help": "Deletes every recorded choice of this consent id. Only the time and count of the erasure are kept.",
+        "confirm_withdraw_title": "Withdraw your consent?",
+        "confirm_withdraw_text": "This records a choice refusing every optional category (such as analytics and advertising) on {site}.",
+        "confirm_withdraw": "Yes, withdraw",
+        "confirm_erase_title": "Erase your records?",
+        "confirm_erase_text": "This deletes all {n} recorded choices of this consent id. It cannot be undone.",
+        "confirm_erase": "Yes, erase",
+        "cancel": "Cancel",
+        "done_withdraw": "Your consent was withdrawn. {site} will no longer send information for "
+                         "optional categories; this takes effect the next time you open the site.",
+        "done_erase": "{n} records were erased.",
+        "nothing_to_withdraw": "There is nothing to withdraw: no choice is recorded.",
+        "your_actions": "Withdraw or erase",
+    },
+}
+
+LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
+
+
+def t(lang: str, key: str, **values) -> str:
+    """A text of the privacy center in `lang`, with `{placeholders}` filled in."""
+    text = TEXTS[lang][key]
+    return text.format(**values) if values else text
+
+
+def pick(query_lang: str | None, accept_languages, available=LANGUAGES) -> str:
+    """The visitor's language: `?lang=` first, then the Accept-Language header, then Japanese.
+
+    `accept_languages` is werkzeug's parsed header (quality-ordered (value, quality) pairs).
+    """
+    if query_lang in available:
+        return query_lang
+    for value, _quality in accept_languages or ():
+        base = value.split("-")[0].lower()
+        if base in available:
+            return base
+    return DEFAULT if DEFAULT in available else available[0]
+
+
+def text_in(texts: dict | None, lang: str) -> str:
+    """An admin-given text in `lang`, or in the other language where a site has only one."""
+    if not texts:
+        return ""
+    return texts.get(lang) or next((v for k in LANGUAGES if (v := texts.get(k))), "")
