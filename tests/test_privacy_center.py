@@ -63,7 +63,7 @@ def test_front_page_lists_sections_and_sites(client, site):
     ja = client.get("/", headers={"Accept-Language": "ja,en;q=0.5"})
     assert '<html lang="ja">' in ja.get_data(as_text=True)
     assert "<strong>外部送信</strong>" in ja.get_data(as_text=True)
-    assert "サンプルショップ の外部送信について" in text_of(ja)
+    assert "サンプルショップの外部送信について" in text_of(ja)
 
 
 def test_accept_language_then_query(client, site):

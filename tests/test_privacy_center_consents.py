@@ -56,6 +56,12 @@ def test_records_with_the_receipt(client, consent, lang):
     for item in expected:
         assert item in text, item
     assert consent["consent_id"] in text
+    # In the banner's order (the revision's), not alphabetical.
+    names = {"ja": ["必須", "機能", "分析", "広告"], "en": ["Necessary", "Functional", "Analytics",
+                                                        "Advertising"]}[lang]
+    choices = text.split(expected[0], 1)[1]
+    assert sorted(names, key=choices.index) == names
+    assert ("株式会社サンプル" if lang == "ja" else "Sample Inc.") in text
     assert f'href="/sites/shop/disclosure?revision=1&amp;lang={lang}"' in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
 

@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, render_template, request
 
 from .. import i18n
+from ..db import get_db
+from ..storage import registry as registry_store
 
 bp = Blueprint("privacy_center", __name__)
 
@@ -51,6 +53,8 @@ def lang_url(lang: str) -> str:
 
 
 def render(template: str, lang: str, status: int = 200, **context):
+    if not context.get("organization"):
+        context["organization"] = registry_store.load(get_db()).get("organization")
     def t(key, **values):
         return i18n.t(lang, key, **values)
 

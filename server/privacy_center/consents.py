@@ -50,6 +50,14 @@ def _record_withdrawal(db, site_key: str, consent_id: str, lang: str) -> None:
                rules.client_hash(secret, request.remote_addr))
 
 
+def _in_order(choices: dict, items: list[dict], name) -> list[tuple[str, bool]]:
+    """(name, accepted) in the revision's own order, as the banner listed them."""
+    known = {item["key"]: item for item in items}
+    ordered = [key for key in known if key in choices]
+    ordered += sorted(key for key in choices if key not in known)
+    return [(name(known[key]) if key in known else key, choices[key]) for key in ordered]
+
+
 def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
     """The consent id's decisions, each with the category and vendor names of its revision."""
     revisions: dict[int, dict | None] = {}
@@ -59,12 +67,11 @@ def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
         if number not in revisions:
             revisions[number] = revision_store.get(db, site_key, number)
         content = (revisions[number] or {}).get("content") or {"categories": [], "vendors": []}
-        cat_names = {c["key"]: text_in(c["name"], lang) for c in content["categories"]}
-        vendor_names = {v["key"]: v["name"] for v in content["vendors"]}
         rows.append({
             **item,
-            "category_choices": [(cat_names.get(k, k), v) for k, v in item["categories"].items()],
-            "vendor_choices": [(vendor_names.get(k, k), v) for k, v in item["vendors"].items()],
+            "category_choices": _in_order(item["categories"], content["categories"],
+                                          lambda c: text_in(c["name"], lang)),
+            "vendor_choices": _in_order(item["vendors"], content["vendors"], lambda v: v["name"]),
         })
     latest = revision_store.get(db, site_key)
     secret = current_app.config["SECRET_KEY"]
@@ -73,6 +80,7 @@ def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
         "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
         "site_key": site_key,
         "site_name": text_in(latest["content"]["site"]["name"], lang) if latest else site_key,
+        "organization": latest["content"]["organization"] if latest else None,
     }
 
 
