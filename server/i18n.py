@@ -117,6 +117,7 @@ TEXTS = {
                          "サイトを次に開いたときに反映されます。",
         "done_erase": "{n}件の記録を消去しました。",
         "nothing_to_withdraw": "記録がないため、撤回するものはありません。",
+        "nothing_to_erase": "消去する記録はありません。",
         "your_actions": "記録の撤回と消去",
     },
     "en": {
@@ -229,6 +230,7 @@ TEXTS = {
                          "optional categories; this takes effect the next time you open the site.",
         "done_erase": "{n} records were erased.",
         "nothing_to_withdraw": "There is nothing to withdraw: no choice is recorded.",
+        "nothing_to_erase": "There is nothing to erase: no choice is recorded.",
         "your_actions": "Withdraw or erase",
     },
 }

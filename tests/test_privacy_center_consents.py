@@ -132,6 +132,10 @@ def test_erase_confirms_first_then_deletes(client, db, consent):
                         data={"receipt": receipt, "do": "withdraw", "confirm": "yes"})
     assert "There is nothing to withdraw" in _text(again)
     assert rows(db, cid) == []
+    # A reload of the erase answer re-sends it: no second erasure is recorded.
+    client.post(f"/consents/{cid}?lang=en", data={"receipt": receipt, "do": "erase",
+                                                 "confirm": "yes"})
+    assert db.execute("SELECT COUNT(*) FROM erasures").fetchone()[0] == 1
 
 
 def test_the_language_switch_keeps_the_receipt_in_a_post(client, consent):

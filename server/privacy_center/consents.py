@@ -119,8 +119,12 @@ def consent_records(consent_id):
         else:
             message = ("nothing_to_withdraw", 0)
     elif action == "erase":
-        secret = current_app.config["SECRET_KEY"]
-        count = log.erase(db, consent_id, site_key, rules.consent_hash(secret, consent_id))
-        message = ("done_erase", count)
+        # A reload re-sends the form: erasing nothing must not leave another erasure record.
+        if log.exists(db, consent_id, site_key):
+            secret = current_app.config["SECRET_KEY"]
+            count = log.erase(db, consent_id, site_key, rules.consent_hash(secret, consent_id))
+            message = ("done_erase", count)
+        else:
+            message = ("nothing_to_erase", 0)
     records = _records(db, site_key, consent_id, lang)
     return _page(lang, consent_id, view="records", receipt=receipt, message=message, **records)
