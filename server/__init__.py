@@ -57,4 +57,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    from .privacy_center import bp as privacy_center_bp
+    app.register_blueprint(privacy_center_bp)
     return app

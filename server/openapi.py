@@ -90,6 +90,13 @@ def document() -> dict:
                        params=(site,)),
             "options": _op("CORS preflight", {204: "Allowed", 404: ""}, "Public", params=(site,)),
         },
+        "/api/v1/sites/{site_key}/disclosure": {
+            "get": _op("The site's disclosure (latest revision, or ?revision=N): the same vendors "
+                       "as that revision's configuration, by category, with the revision history",
+                       {200: "Disclosure", 400: "", 404: ""}, "Public",
+                       params=(site, _query("revision", "A revision number (default: the latest)",
+                                            {"type": "integer", "minimum": 1}))),
+        },
         "/api/v1/sites/{site_key}/decisions": {
             "post": _op("Record one decision", {201: "Recorded; carries the receipt", 400: "",
                                                  403: "", 404: "", 413: "", 415: ""}, "Public",
