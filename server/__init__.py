@@ -50,11 +50,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config.update(config)
 
-    from . import api, admin_api, db, errors, openapi, pages
+    from . import api, admin_api, db, errors, openapi, pages, widget
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(widget.bp)
     return app
