@@ -19,7 +19,7 @@ Three loopback origins, each a real HTTP server on a free port in a thread:
 Browser: ``browser`` is one session-wide Chromium (sync Playwright, Debian's /usr/bin/chromium);
 ``context`` and ``page`` are fresh per test (no cookies or storage carried over). ``console``
 collects the page's console messages and page errors as strings. ``axe(page)`` runs axe-core
-(WCAG 2.1 A/AA) and returns its violations. ``SCREENSHOTS`` is where screenshots go.
+(WCAG 2.1 A/AA) and returns its violations. ``screenshots_dir`` is build/screenshots/.
 """
 from __future__ import annotations
 
@@ -269,6 +269,13 @@ def live(tmp_path_factory, publisher):
     live.apply(doc, publish=["shop"])
     yield live
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir():
+    """build/screenshots/, created: where the suite saves what a visitor would see."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
 
 
 @pytest.fixture(scope="session")
