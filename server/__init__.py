@@ -50,13 +50,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config.update(config)
 
-    from . import api, admin_api, db, errors, openapi, pages
+    from . import admin_api, api, db, errors, openapi, pages, privacy_center, widget
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
-    from .privacy_center import bp as privacy_center_bp
-    app.register_blueprint(privacy_center_bp)
+    app.register_blueprint(privacy_center.bp)
+    app.register_blueprint(widget.bp)
     return app

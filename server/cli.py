@@ -250,4 +250,5 @@ def demo(ctx, origins, admin_email, server_url):
                    "signing in)")
     for key in revision_store.published_sites(db):
         click.echo(f"site {key}: configuration {server_url}/api/v1/sites/{key}/config")
+        click.echo(f"site {key}: demo page {server_url}/demo/{key}")
     click.echo(f"API description: {server_url}/api/v1/openapi.json")

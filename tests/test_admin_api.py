@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import ORIGIN, decision
+from support import ORIGIN, decision
 from server.storage import accounts
 
 API = "/api/v1/admin"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import ORIGIN, decision
+from support import ORIGIN, decision
 from server.storage import decisions as log
 
 HEADERS = {"Origin": ORIGIN, "User-Agent": "pytest-browser/1.0"}

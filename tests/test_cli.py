@@ -4,7 +4,7 @@ import json
 import yaml
 from click.testing import CliRunner
 
-from conftest import ORIGIN
+from support import ORIGIN
 from server.cli import DEMO_FILE, main
 
 

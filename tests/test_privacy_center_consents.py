@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import ORIGIN, decision
+from support import ORIGIN, decision
 from server.storage import decisions as decision_log
 
 CONSENT_JS = "/static/privacy_center/consent.js"

@@ -1,0 +1,180 @@
+"""The embeddable widget: /w/<site>.js assembled, minified and compressed once per revision."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import rcssmin
+from calmjs.parse import es5
+from calmjs.parse.unparsers.es5 import minify_print
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from .db import get_db
+from .registry import SITE_KEY
+from .revisions import public_config
+from .storage import revisions as revision_store
+
+try:
+    import brotli
+except ImportError:  # brotli is optional: gzip alone still serves every browser
+    brotli = None
+
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+# What the first layer needs; vendor details are fetched from the config API when the
+# preferences are first opened, so the script does not grow with the number of vendors.
+FIRST_LAYER_FIELDS = ("revision", "consent_revision", "name", "notice", "languages",
+                      "default_language", "consent_max_age_days", "cookie_domain",
+                      "google_consent_mode", "honor_gpc", "reload_on_withdrawal")
+
+bp = Blueprint("widget", __name__)
+
+
+@dataclass(frozen=True)
+class Sources:
+    js: str
+    css: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    raw: bytes
+    gzip: bytes
+    br: bytes | None
+    etag: str
+
+
+_sources: dict[str, Sources] = {}
+_bundles: OrderedDict = OrderedDict()
+_lock = threading.Lock()
+_CACHE_SIZE = 128
+
+
+def load_sources(directory: Path = WIDGET_DIR) -> Sources:
+    """The widget's code and styles, minified, joined in manifest order; read once per process."""
+    key = str(directory)
+    if key not in _sources:
+        js, css = [], []
+        for line in (directory / "manifest.txt").read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            text = (directory / line).read_text(encoding="utf-8")
+            (css if line.endswith(".css") else js).append(text)
+        # One function scope for all modules; its names are shortened, nothing leaks to the page.
+        code = "(function(CFG,CSS){'use strict';\n" + "\n".join(js) + "\n})"
+        js_min = minify_print(es5(code), obfuscate=True, obfuscate_globals=False).rstrip().rstrip(";")
+        css_min = rcssmin.cssmin("\n".join(css))
+        digest = hashlib.sha256((js_min + "\0" + css_min).encode()).hexdigest()
+        _sources[key] = Sources(js_min, css_min, digest)
+    return _sources[key]
+
+
+def script_json(value) -> str:
+    """JSON that is safe inside a script: no `</script>`, no line separators that end a string."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def first_layer_config(revision: dict) -> dict:
+    config = public_config(revision)
+    out = {"site": config["site"]}
+    out.update({field: config.get(field) for field in FIRST_LAYER_FIELDS})
+    out["categories"] = [{"key": c["key"], "required": c["required"],
+                          "google_consent_types": c["google_consent_types"],
+                          "gpc_refuses": c["gpc_refuses"]} for c in config["categories"]]
+    return out
+
+
+def build(config: dict, sources: Sources) -> Bundle:
+    text = sources.js + "(" + script_json(config) + "," + script_json(sources.css) + ");\n"
+    raw = text.encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest()[:32]
+    return Bundle(raw=raw, gzip=gzip.compress(raw, 9, mtime=0),
+                  br=brotli.compress(raw, quality=11) if brotli else None, etag=digest)
+
+
+def bundle_for(db, site_key: str) -> Bundle | None:
+    """The site's widget for its latest revision, built on first use and kept in memory."""
+    head = revision_store.head(db, site_key)
+    if head is None:
+        return None
+    sources = load_sources(Path(current_app.config.get("WIDGET_DIR") or WIDGET_DIR))
+    key = (current_app.config["DATABASE"], site_key, head[0], head[1], sources.digest)
+    with _lock:
+        bundle = _bundles.get(key)
+        if bundle is not None:
+            _bundles.move_to_end(key)
+            return bundle
+    revision = revision_store.get(db, site_key, head[0])
+    bundle = build(first_layer_config(revision), sources)
+    with _lock:
+        _bundles[key] = bundle
+        while len(_bundles) > _CACHE_SIZE:
+            _bundles.popitem(last=False)
+    return bundle
+
+
+def missing_script(site_key: str) -> Response:
+    # A site must never break because its widget is missing: valid, silent but for one warning.
+    body = ("console.warn(" + script_json(f"Privacy Center: no published widget for site "
+                                           f"'{site_key[:60]}'") + ");\n")
+    response = Response(body, content_type="text/javascript; charset=utf-8")
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/w/<site_key>.js")
+def script(site_key):
+    bundle = bundle_for(get_db(), site_key) if SITE_KEY.match(site_key) else None
+    if bundle is None:
+        return missing_script(site_key)
+    accepted = request.accept_encodings
+    if bundle.br is not None and accepted["br"]:
+        body, encoding, etag = bundle.br, "br", bundle.etag + "-br"
+    elif accepted["gzip"]:
+        body, encoding, etag = bundle.gzip, "gzip", bundle.etag + "-gz"
+    else:
+        body, encoding, etag = bundle.raw, None, bundle.etag
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, content_type="text/javascript; charset=utf-8")
+        if encoding:
+            response.headers["Content-Encoding"] = encoding
+    response.headers["ETag"] = f'"{etag}"'
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/demo/<site_key>")
+def demo(site_key):
+    """A sample publisher page embedding the site's widget, with held example scripts."""
+    head = revision_store.head(get_db(), site_key) if SITE_KEY.match(site_key) else None
+    if head is None:
+        abort(404)
+    revision = revision_store.get(get_db(), site_key, head[0])
+    config = public_config(revision)
+    lang = request.args.get("lang")
+    if lang not in config["languages"]:
+        lang = request.accept_languages.best_match(config["languages"]) or config["default_language"]
+    return render_template("demo/page.html", config=config, lang=lang, site_key=site_key)
+
+
+@bp.get("/demo/<site_key>/video")
+def demo_video(site_key):
+    """What the demo page's held iframe shows once its category is accepted."""
+    if not SITE_KEY.match(site_key):
+        abort(404)
+    return render_template("demo/video.html", site_key=site_key)

@@ -1,0 +1,24 @@
+// The embedded first-layer configuration (CFG, put in by the server), the server and the language.
+var ME = document.currentScript;
+var SERVER = ME && ME.src ? new URL(ME.src).origin : location.origin;
+// The nonce property survives the browser hiding the attribute; released scripts get it too.
+var NONCE = ME ? ME.nonce || ME.getAttribute('nonce') || '' : '';
+var SITE = CFG.site;
+var API = SERVER + '/api/v1/sites/' + encodeURIComponent(SITE);
+var GPC = !!(CFG.honor_gpc && navigator.globalPrivacyControl === true);
+
+function pickLanguage() {
+  var wanted = [ME && ME.getAttribute('data-lang'), document.documentElement.lang]
+    .concat(navigator.languages || [navigator.language]);
+  for (var i = 0; i < wanted.length; i++) {
+    var lang = String(wanted[i] || '').toLowerCase().slice(0, 2);
+    if (CFG.languages.indexOf(lang) >= 0) return lang;
+  }
+  return CFG.default_language;
+}
+var LANG = pickLanguage();
+
+function required(key) {
+  return CFG.categories.some(function (c) { return c.key === key && c.required; });
+}
+function gpcRefuses(c) { return GPC && c.gpc_refuses; }

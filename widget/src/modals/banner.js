@@ -1,0 +1,21 @@
+// The first layer: a non-modal dialog named for the site, with three equal buttons.
+var banner = null;
+function showBanner() {
+  if (!banner) {
+    banner = h('dialog', { class: 'pc-banner', lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
+      h('div', { class: 'pc-text' }, [
+        h('h2', { id: 'pc-banner-title', text: local(CFG.name) }),
+        h('p', { text: local(CFG.notice) || T.body }),
+        h('a', { href: disclosureUrl(), target: '_blank', rel: 'noopener', text: T.details })
+      ]),
+      h('div', { class: 'pc-actions' }, [
+        button(T.accept, acceptAll), button(T.reject, rejectAll),
+        button(T.custom, function () { showPreferences(); })
+      ])
+    ]);
+    ui().append(banner);
+  }
+  // `open` rather than show(): the banner must not take focus from the page.
+  banner.open = true;
+}
+function hideBanner() { if (banner) banner.open = false; }

@@ -1,0 +1,125 @@
+// The preferences: a modal dialog with a switch per optional category and per vendor.
+var prefs = null, prefsBody = null, returnFocus = null;
+
+function showPreferences() {
+  returnFocus = deepActiveElement();
+  if (!prefs) {
+    prefsBody = h('div', { class: 'pc-body' });
+    prefs = h('dialog', { class: 'pc-prefs', lang: LANG, 'aria-labelledby': 'pc-prefs-title',
+      onkeydown: function (e) { trapTab(prefs, e); }, onclose: restoreFocus }, [
+      h('div', { class: 'pc-head' }, [
+        h('h2', { id: 'pc-prefs-title', text: T.prefs }),
+        h('button', { type: 'button', class: 'pc-close', 'aria-label': T.close, text: '×',
+          onclick: function () { prefs.close(); } })
+      ]),
+      prefsBody,
+      h('div', { class: 'pc-actions' }, [
+        button(T.reject, rejectAll), button(T.accept, acceptAll), button(T.save, saveChoices)
+      ])
+    ]);
+    ui().append(prefs);
+  }
+  prefsBody.replaceChildren(h('p', { class: 'pc-note', role: 'status', text: T.loading }));
+  if (!prefs.open) prefs.showModal();
+  loadDetails().then(renderPreferences, function () {
+    prefsBody.replaceChildren(h('p', { class: 'pc-note', role: 'alert', text: T.failed }));
+  });
+}
+
+function restoreFocus() {
+  var el = returnFocus;
+  returnFocus = null;
+  if (el && el.isConnected && el.getClientRects().length && el.focus) el.focus();
+}
+function closePreferences() { if (prefs && prefs.open) prefs.close(); }
+
+function renderPreferences(details) {
+  var ch = state.choice, kids = [];
+  details.categories.forEach(function (c) { kids.push(categoryBlock(c, details, ch)); });
+  if (ch && ch.i && ch.k) {
+    kids.push(h('p', { class: 'pc-id' }, [
+      T.id + ': ', h('code', { text: ch.i }), ' ',
+      h('a', { href: SERVER + '/consents/' + encodeURIComponent(ch.i) + '#r=' + encodeURIComponent(ch.k),
+        target: '_blank', rel: 'noopener', text: T.receipt })
+    ]));
+  }
+  kids.push(h('p', { class: 'pc-id' }, [h('a', { href: disclosureUrl(), target: '_blank', rel: 'noopener', text: T.details })]));
+  prefsBody.replaceChildren.apply(prefsBody, kids);
+  var first = focusables(prefsBody)[0];
+  if (first && !prefsBody.contains(prefs.getRootNode().activeElement)) first.focus();
+}
+
+function toggle(id, label, on, disabled, describedBy) {
+  return h('label', { class: 'pc-switch' }, [
+    h('input', { type: 'checkbox', role: 'switch', id: id, checked: on, disabled: disabled,
+      'aria-describedby': describedBy }),
+    h('span', { text: label })
+  ]);
+}
+
+function categoryBlock(c, details, ch) {
+  var fixed = c.required, gpcOff = !fixed && gpcRefuses(c);
+  var on = fixed || (!gpcOff && !!(ch && ch.c[c.key]));
+  var descId = 'pc-d-' + c.key;
+  var vendors = details.vendors.filter(function (v) { return v.category === c.key; });
+  var block = h('section', { class: 'pc-cat', 'data-category': c.key }, [
+    h('div', { class: 'pc-cat-head' }, [
+      h('h3', { text: local(c.name) }),
+      fixed ? h('span', { class: 'pc-always', text: T.always }) :
+        toggle('pc-c-' + c.key, local(c.name), on, gpcOff, descId)
+    ]),
+    h('p', { id: descId, text: local(c.description) }),
+    gpcOff ? h('p', { class: 'pc-note', text: T.gpc }) : null
+  ]);
+  if (vendors.length) {
+    block.append(h('details', {}, [
+      h('summary', { text: T.vendors + ' (' + vendors.length + ')' }),
+      h('ul', {}, vendors.map(function (v) { return vendorItem(v, c, on, fixed || gpcOff, ch); }))
+    ]));
+  }
+  var catSwitch = block.querySelector('#pc-c-' + c.key);
+  if (catSwitch) {
+    catSwitch.addEventListener('change', function () {
+      [].forEach.call(block.querySelectorAll('[data-vendor]'), function (s) { s.checked = catSwitch.checked; });
+    });
+  }
+  return block;
+}
+
+function vendorItem(v, c, catOn, locked, ch) {
+  var on = catOn && !(ch && v.key in ch.v && !ch.v[v.key]);
+  if (c.required) on = true;
+  var sw = toggle('pc-v-' + v.key, v.name, on, locked);
+  sw.querySelector('input').setAttribute('data-vendor', v.key);
+  sw.querySelector('input').addEventListener('change', function (e) {
+    var cat = prefs.querySelector('#pc-c-' + c.key);
+    if (e.target.checked && cat && !cat.checked) cat.checked = true;
+  });
+  return h('li', { class: 'pc-vendor' }, [
+    sw,
+    h('dl', {}, [
+      h('dt', { text: T.recipient }), h('dd', { text: v.recipient + (v.country ? ' (' + v.country + ')' : '') }),
+      h('dt', { text: T.data }), h('dd', { text: local(v.data_sent) }),
+      h('dt', { text: T.purpose }), h('dd', { text: local(v.purpose) })
+    ]),
+    h('p', { class: 'pc-links' }, [
+      h('a', { href: v.privacy_policy_url, target: '_blank', rel: 'noopener', text: T.policy + ': ' + v.name }),
+      v.opt_out_url ? h('a', { href: v.opt_out_url, target: '_blank', rel: 'noopener', text: T.optout + ': ' + v.name }) : null
+    ])
+  ]);
+}
+
+function saveChoices() {
+  var cats = {}, vendors = {};
+  state.details.categories.forEach(function (c) {
+    var s = prefs.querySelector('#pc-c-' + c.key);
+    cats[c.key] = c.required || !!(s && s.checked);
+  });
+  state.details.vendors.forEach(function (v) {
+    var s = prefs.querySelector('[data-vendor="' + v.key + '"]');
+    vendors[v.key] = !!(cats[v.category] && s && s.checked);
+  });
+  // Vendors only matter once the server's categories are known to match the embedded ones.
+  decide('custom', cats, state.details.revision === CFG.revision ? vendors : null);
+  closePreferences();
+}
