@@ -57,4 +57,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    from admin import bp as admin_ui
+    app.register_blueprint(admin_ui)
     return app

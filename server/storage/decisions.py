@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from . import figures
 from .schema import write
 from .util import now_iso
 
@@ -35,6 +36,8 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
             [consent_id, site_key, choice["revision"], choice["action"],
              _compact(choice["categories"]), _compact(choice["vendors"]), choice["language"],
              choice["page_url"], int(choice["gpc"]), stamp, ua_id, client_hash])
+        figures.add(db, site_key, stamp, choice["revision"], choice["action"],
+                    choice["categories"], choice["vendors"])
     return stamp
 
 
@@ -75,6 +78,11 @@ def export(db, site_key: str, since: str | None = None, until: str | None = None
 def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
     """Delete a consent id's decisions, keeping only the fact and time of the erasure."""
     with write(db):
+        for stamp, revision, action, categories, vendors in db.execute(
+                "SELECT recorded_at, revision, action, categories, vendors FROM decisions "
+                "WHERE consent_id = ? AND site_key = ?", [consent_id, site_key]).fetchall():
+            figures.add(db, site_key, stamp, revision, action, json.loads(categories),
+                        json.loads(vendors), sign=-1)
         count = db.execute("DELETE FROM decisions WHERE consent_id = ? AND site_key = ?",
                            [consent_id, site_key]).rowcount
         db.execute("INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "

@@ -109,6 +109,42 @@ STEPS = [
     );
     CREATE INDEX audit_site ON audit_log (site_key, at);
     """,
+    # 2: the admin UI: failed sign-ins (throttling shared by every worker) and the daily
+    # rollups of the consent log that the figures page reads instead of the log itself.
+    """
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failures_scope ON login_failures (scope, at);
+    CREATE TABLE figures_daily (
+        site_key TEXT NOT NULL,
+        day TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        decisions INTEGER NOT NULL,
+        PRIMARY KEY (site_key, day, revision, action)
+    ) WITHOUT ROWID;
+    CREATE TABLE figures_optins (
+        site_key TEXT NOT NULL,
+        day TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        accepted INTEGER NOT NULL,
+        PRIMARY KEY (site_key, day, revision, kind, key)
+    ) WITHOUT ROWID;
+    INSERT INTO figures_daily (site_key, day, revision, action, decisions)
+        SELECT site_key, substr(recorded_at, 1, 10), revision, action, COUNT(*)
+        FROM decisions GROUP BY 1, 2, 3, 4;
+    INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted)
+        SELECT d.site_key, substr(d.recorded_at, 1, 10), d.revision, 'category', j.key, COUNT(*)
+        FROM decisions d, json_each(d.categories) j WHERE j.value = 1 GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted)
+        SELECT d.site_key, substr(d.recorded_at, 1, 10), d.revision, 'vendor', j.key, COUNT(*)
+        FROM decisions d, json_each(d.vendors) j WHERE j.value = 1 GROUP BY 1, 2, 3, 4, 5;
+    """,
 ]
 
 
