@@ -6,7 +6,7 @@ from markupsafe import Markup, escape
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 ACTION_COLOURS = {"accept_all": "#0072B2", "reject_all": "#D55E00", "custom": "#009E73",
                   "withdraw": "#6B6B6B"}
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 44, 28, 10
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP, RIGHT = 720, 220, 44, 28, 10, 24
 
 
 def _svg(title: str, body: list[str], height=HEIGHT) -> Markup:
@@ -30,8 +30,8 @@ def counts(title: str, days: list[str], values: list[int]) -> Markup:
     """Bars: one number per day."""
     plot_h = HEIGHT - BOTTOM - TOP
     top = max(values or [0]) or 1
-    slot = (WIDTH - LEFT) / max(len(days), 1)
-    body = [f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH}" y2="{TOP + plot_h}" class="axis"/>',
+    slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
+    body = [f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" class="axis"/>',
             f'<text x="{LEFT - 6}" y="{TOP + 8}" class="tick" text-anchor="end">{top}</text>',
             f'<text x="{LEFT - 6}" y="{TOP + plot_h}" class="tick" text-anchor="end">0</text>']
     for i, (day, value) in enumerate(zip(days, values)):
@@ -46,7 +46,7 @@ def counts(title: str, days: list[str], values: list[int]) -> Markup:
 def shares(title: str, days: list[str], series: dict[str, list[int]], labels: dict) -> Markup:
     """Stacked bars of 100 %: each day's decisions split by action."""
     plot_h = HEIGHT - BOTTOM - TOP
-    slot = (WIDTH - LEFT) / max(len(days), 1)
+    slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
     body = [f'<text x="{LEFT - 6}" y="{TOP + 8}" class="tick" text-anchor="end">100%</text>',
             f'<text x="{LEFT - 6}" y="{TOP + plot_h}" class="tick" text-anchor="end">0%</text>']
     for i, day in enumerate(days):
