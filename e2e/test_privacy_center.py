@@ -1,8 +1,8 @@
 """The privacy center in real Chromium: axe-core on every page in both languages, the visitor's
 withdraw and erase, no JavaScript, print, and admin-typed markup that stays inert.
 
-The fixtures here are this file's own (a server on 127.0.0.1 in a thread, one Chromium for the
-module); they are meant to move onto the suite's shared e2e fixtures.
+The server fixture here is this file's own (the demo registry on 127.0.0.1 in a thread); the
+browser is the shared one from e2e/conftest.py.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 pytest.importorskip("playwright")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from server import create_app  # noqa: E402
@@ -92,15 +92,6 @@ def demo_server(tmp_path_factory):
     server.token = token
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=["--disable-gpu", "--disable-quic"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -59,4 +59,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(privacy_center.bp)
     app.register_blueprint(widget.bp)
+    from admin import bp as admin_ui  # the admin web UI is its own top-level package
+    app.register_blueprint(admin_ui)
     return app

@@ -249,6 +249,8 @@ def demo(ctx, origins, admin_email, server_url):
         click.echo(f"admin login: {admin_email} / {password}  (shown once; change it after "
                    "signing in)")
     for key in revision_store.published_sites(db):
-        click.echo(f"site {key}: configuration {server_url}/api/v1/sites/{key}/config")
-        click.echo(f"site {key}: demo page {server_url}/demo/{key}")
+        click.echo(f"site {key}: demo page {server_url}/demo/{key}  "
+                   f"disclosure {server_url}/sites/{key}/disclosure")
+    click.echo(f"privacy center: {server_url}/")
+    click.echo(f"admin: {server_url}/admin/")
     click.echo(f"API description: {server_url}/api/v1/openapi.json")

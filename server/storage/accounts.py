@@ -64,3 +64,65 @@ def check_password(db, email: str, password: str) -> dict | None:
     if row and check_password_hash(row[2], password):
         return {"id": row[0], "email": row[1], "role": row[3]}
     return None
+
+
+USER_COLUMNS = ("id", "email", "role", "active", "created_at")
+
+
+def get_user(db, user_id: int) -> dict | None:
+    row = db.execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?",
+                     [user_id]).fetchone()
+    return _user(row) if row else None
+
+
+def _user(row) -> dict:
+    out = dict(zip(USER_COLUMNS, row))
+    out["active"] = bool(out["active"])
+    return out
+
+
+def list_users(db) -> list[dict]:
+    return [_user(row) for row in db.execute(
+        f"SELECT {', '.join(USER_COLUMNS)} FROM users ORDER BY email")]
+
+
+def active_admins(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0]
+
+
+def update_user(db, user_id: int, actor: str, role: str | None = None,
+                active: bool | None = None) -> bool:
+    """Change a user's role and/or activity, refusing to leave no active admin."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    with write(db):
+        before = get_user(db, user_id)
+        if before is None:
+            return False
+        after = {**before, **({} if role is None else {"role": role}),
+                 **({} if active is None else {"active": bool(active)})}
+        if after == before:
+            return True
+        if before["role"] == "admin" and before["active"] and \
+                not (after["role"] == "admin" and after["active"]) and active_admins(db) <= 1:
+            raise ValueError("the last active admin cannot be demoted or deactivated")
+        db.execute("UPDATE users SET role = ?, active = ? WHERE id = ?",
+                   [after["role"], int(after["active"]), user_id])
+        keep = ("role", "active")
+        audit(db, actor, "update", "user", before["email"],
+              before={k: before[k] for k in keep}, after={k: after[k] for k in keep})
+    return True
+
+
+def set_password(db, user_id: int, password: str, actor: str) -> None:
+    with write(db):
+        email = db.execute("SELECT email FROM users WHERE id = ?", [user_id]).fetchone()[0]
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                   [generate_password_hash(password), user_id])
+        audit(db, actor, "update", "user", email, after={"password": "changed"})
+
+
+def list_tokens(db) -> list[dict]:
+    cols = ("id", "name", "role", "created_at", "revoked_at")
+    return [dict(zip(cols, row)) for row in db.execute(
+        f"SELECT {', '.join(cols)} FROM tokens ORDER BY revoked_at IS NOT NULL, id DESC")]

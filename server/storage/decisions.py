@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from . import figures
 from .schema import write
 from .util import now_iso
 
@@ -60,6 +61,8 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
             [consent_id, site_key, choice["revision"], choice["action"],
              _bits(choice["categories"]), _bits(choice["vendors"]), choice["language"],
              choice["page_url"], int(choice["gpc"]), stamp, ua_id, client_hash])
+        figures.add(db, site_key, stamp, choice["revision"], choice["action"],
+                    choice["categories"], choice["vendors"])
     return stamp
 
 
@@ -102,6 +105,10 @@ def export(db, site_key: str, since: str | None = None, until: str | None = None
 def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
     """Delete a consent id's decisions, keeping only the fact and time of the erasure."""
     with write(db):
+        for item in list(_select(db, "d.consent_id = ? AND d.site_key = ?",
+                                 [consent_id, site_key])):
+            figures.add(db, site_key, item["recorded_at"], item["revision"], item["action"],
+                        item["categories"], item["vendors"], sign=-1)
         count = db.execute("DELETE FROM decisions WHERE consent_id = ? AND site_key = ?",
                            [consent_id, site_key]).rowcount
         db.execute("INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
@@ -113,3 +120,12 @@ def erasures(db, consent_hash: str, site_key: str) -> list[dict]:
     return [{"erased_at": at, "decisions_erased": n} for at, n in db.execute(
         "SELECT erased_at, decisions_erased FROM erasures WHERE consent_hash = ? AND site_key = ? "
         "ORDER BY id", [consent_hash, site_key])]
+
+
+def rebuild_figures(db) -> None:
+    """Recount the daily rollups from the whole log (after a migration or a repair)."""
+    db.execute("DELETE FROM figures_daily")
+    db.execute("DELETE FROM figures_optins")
+    for item in list(_select(db, "1 = 1", [])):
+        figures.add(db, item["site_key"], item["recorded_at"], item["revision"], item["action"],
+                    item["categories"], item["vendors"])

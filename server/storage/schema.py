@@ -110,7 +110,41 @@ STEPS = [
     );
     CREATE INDEX audit_site ON audit_log (site_key, at);
     """,
+    # 2: the admin UI: failed sign-ins (throttling shared by every worker) and the daily
+    # rollups of the consent log that the figures page reads instead of the log itself; the
+    # rollups of a log recorded before this step are rebuilt from it.
+    """
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failures_scope ON login_failures (scope, at);
+    CREATE TABLE figures_daily (
+        site_key TEXT NOT NULL,
+        day TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        decisions INTEGER NOT NULL,
+        PRIMARY KEY (site_key, day, revision, action)
+    ) WITHOUT ROWID;
+    CREATE TABLE figures_optins (
+        site_key TEXT NOT NULL,
+        day TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        accepted INTEGER NOT NULL,
+        PRIMARY KEY (site_key, day, revision, kind, key)
+    ) WITHOUT ROWID;
+    """,
+    lambda db: _rebuild_figures(db),
 ]
+
+
+def _rebuild_figures(db):
+    from .decisions import rebuild_figures  # decisions imports this module
+    rebuild_figures(db)
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -155,8 +189,11 @@ def migrate(db: sqlite_utils.Database) -> tuple[int, int]:
     with write(db):
         before = schema_version(db)
         for number, step in enumerate(STEPS[before:], start=before + 1):
-            for statement in step.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            if callable(step):
+                step(db)
+            else:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
         return before, schema_version(db)

@@ -1,0 +1,32 @@
+"""The admin web UI: a Flask blueprint mounted at /admin/, server-rendered with Jinja."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, request
+from flask.sessions import SecureCookieSessionInterface
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over https (or config says so)."""
+
+    def get_cookie_secure(self, app):
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+@bp.record_once
+def _configure(state):
+    app = state.app
+    app.session_interface = _SessionInterface()
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.permanent_session_lifetime = timedelta(hours=12)
+
+
+from . import (auth, i18n, log_views, publish_views, registry_views,  # noqa: E402,F401
+               user_views)

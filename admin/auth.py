@@ -1,0 +1,159 @@
+"""Signing in and out, the session, CSRF tokens, roles, and slowing down password guessing."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (flash, g, redirect, render_template, request, session, url_for)
+
+from server.db import get_db
+from server.storage import accounts, throttle
+
+from . import bp
+from .i18n import LANGUAGES, gettext as _
+
+RANK = {"viewer": 0, "editor": 1, "admin": 2}
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def error_page(status: int, message: str):
+    response = render_template("admin/error.html", status=status, message=message)
+    return response, status
+
+
+@bp.before_request
+def load_user_and_check_csrf():
+    g.user = None
+    user_id = session.get("uid")
+    if user_id is not None:
+        user = accounts.get_user(get_db(), user_id)
+        # Read on every request, so that a deactivation or a role change applies at once.
+        if user and user["active"]:
+            g.user = user
+            g.actor = f"user:{user['email']}"
+        else:
+            session.pop("uid", None)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.form.get("csrf_token", "")
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            return error_page(400, _("This form has expired or did not come from this site. "
+                                     "Go back, reload the page and try again."))
+    return None
+
+
+@bp.after_request
+def no_store(response):
+    # Admin pages show personal data and one-time secrets: keep them out of shared caches.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.context_processor
+def _auth_helpers():
+    role = g.user["role"] if getattr(g, "user", None) else None
+    return {"csrf_token": csrf_token, "user": getattr(g, "user", None),
+            "can": lambda needed: role is not None and RANK[role] >= RANK[needed]}
+
+
+def requires(role: str):
+    """Refuse the view unless someone is signed in with at least `role`."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.user is None:
+                if request.method == "GET":
+                    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+                return error_page(401, _("Your session has ended. Sign in again."))
+            if RANK[g.user["role"]] < RANK[role]:
+                return error_page(403, _("Your role ({role}) may not do this.",
+                                         role=_(g.user["role"])))
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin/") and not urlsplit(target).netloc \
+            and not target.startswith("//"):
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error, status = None, 200
+    email = request.form.get("email", "").strip().lower()
+    if request.method == "POST":
+        db = get_db()
+        address = request.remote_addr or "unknown"
+        wait = throttle.wait_seconds(db, email, address)
+        if wait:
+            error, status = _("Too many failed attempts. Try again in {seconds} seconds.",
+                              seconds=wait), 429
+        else:
+            user = accounts.check_password(db, email, request.form.get("password", ""))
+            if user is None:
+                throttle.failed(db, email, address)
+                error, status = _("Wrong email or password."), 401
+            else:
+                throttle.succeeded(db, email)
+                lang = session.get("lang")
+                session.clear()
+                session.permanent = True
+                session["uid"] = user["id"]
+                if lang:
+                    session["lang"] = lang
+                csrf_token()
+                return redirect(_safe_next(request.args.get("next")))
+    csrf_token()
+    return render_template("admin/login.html", error=error, email=email), status
+
+
+@bp.post("/logout")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."))
+    return redirect(url_for("admin.login"))
+
+
+@bp.post("/language")
+def language():
+    lang = request.form.get("lang")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires("viewer")
+def account():
+    errors = {}
+    if request.method == "POST":
+        db = get_db()
+        current = request.form.get("current", "")
+        new = request.form.get("new", "")
+        if accounts.check_password(db, g.user["email"], current) is None:
+            errors["current"] = [_("This is not your current password.")]
+        if len(new) < 10:
+            errors["new"] = [_("Use at least 10 characters.")]
+        elif new != request.form.get("repeat", ""):
+            errors["repeat"] = [_("The two new passwords differ.")]
+        if not errors:
+            accounts.set_password(db, g.user["id"], new, g.actor)
+            flash(_("Your password has been changed."))
+            return redirect(url_for("admin.account"))
+    return render_template("admin/account.html", errors=errors), 400 if errors else 200
+

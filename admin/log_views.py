@@ -1,0 +1,185 @@
+"""Read-only pages over the logs: consent figures, the consent log and its export, the audit log."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+from flask import Response, abort, current_app, render_template, request
+
+from server import exports
+from server.db import get_db
+from server.storage import audit as audit_store
+from server.storage import connect
+from server.storage import decisions as decision_log
+from server.storage import figures as figures_store
+from server.storage import registry as registry_store
+from server.storage import revisions as revision_store
+
+from . import bp, charts
+from .auth import requires
+from .figures import ACTIONS, day_range, share, summarize
+from .i18n import gettext as _, pick
+
+MAX_DAYS = 400
+
+
+def _site_or_404(key):
+    site = next((s for s in registry_store.load(get_db())["sites"] if s["key"] == key), None)
+    if site is None:
+        abort(404)
+    return site
+
+
+def _date_arg(name):
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return False
+
+
+def _range(default_days=30):
+    """(first, last, error) from ?from=&to= (inclusive dates, UTC days)."""
+    today = datetime.now(timezone.utc).date()
+    first, last = _date_arg("from"), _date_arg("to")
+    error = None
+    if first is False or last is False:
+        error = _("Dates must look like 2026-01-31.")
+    elif first and last and first > last:
+        error = _("The first day must not be after the last day.")
+    elif first and last and (last - first).days >= MAX_DAYS:
+        error = _("Choose at most {n} days.", n=MAX_DAYS)
+    if error or (not first and not last):
+        return today - timedelta(days=default_days - 1), today, error
+    last = last or min(first + timedelta(days=default_days - 1), today)
+    first = first or last - timedelta(days=default_days - 1)
+    return first, last, None
+
+
+@bp.get("/sites/<key>/figures")
+@requires("viewer")
+def figures(key):
+    site = _site_or_404(key)
+    db = get_db()
+    first, last, error = _range()
+    days = day_range(first, last)
+    daily = figures_store.daily(db, key, days[0], days[-1])
+    optins = figures_store.optins(db, key, days[0], days[-1])
+    names, revision_keys = {"category": {}, "vendor": {}}, {}
+    for number in sorted({row[1] for row in daily}):
+        revision = revision_store.get(db, key, number)
+        if revision is None:
+            continue
+        content = revision["content"]
+        revision_keys[number] = {"category": [c["key"] for c in content["categories"]
+                                              if not c["required"]],
+                                 "vendor": [v["key"] for v in content["vendors"]]}
+        names["category"].update({c["key"]: pick(c["name"]) for c in content["categories"]})
+        names["vendor"].update({v["key"]: v["name"] for v in content["vendors"]})
+    result = summarize(days, daily, optins, revision_keys)
+    labels = {"accept_all": _("Accept all"), "reject_all": _("Reject all"),
+              "custom": _("Custom"), "withdraw": _("Withdrawn")}
+    day_keys = [d["day"] for d in result["days"]]
+    svg = {
+        "counts": charts.counts(_("Decisions per day"), day_keys,
+                                [d["total"] for d in result["days"]]),
+        "shares": charts.shares(_("Shares of accept all, reject all and custom per day"),
+                                day_keys, {a: [d[a] for d in result["days"]] for a in ACTIONS},
+                                labels),
+        "categories": charts.rates(_("Opt-in rate per category"),
+                                   [(names["category"].get(c["key"], c["key"]), c["rate"])
+                                    for c in result["categories"]]),
+        "vendors": charts.rates(_("Opt-in rate per vendor"),
+                                [(names["vendor"].get(v["key"], v["key"]), v["rate"])
+                                 for v in result["vendors"]]),
+    }
+    return render_template("admin/figures.html", site=site, tab="figures", first=days[0],
+                           last=days[-1], error=error, r=result, svg=svg, labels=labels,
+                           names=names, share=share, actions=ACTIONS,
+                           colours=charts.ACTION_COLOURS), 400 if error else 200
+
+
+@bp.get("/consents")
+@requires("viewer")
+def consents():
+    db = get_db()
+    consent_id = request.args.get("consent_id", "").strip()
+    sites = registry_store.site_keys(db)
+    found = []
+    if consent_id:
+        for site_key in sites:
+            found += decision_log.for_consent(db, consent_id, site_key)
+        found.sort(key=lambda d: d["recorded_at"])
+    today = datetime.now(timezone.utc).date()
+    return render_template("admin/consents.html", consent_id=consent_id, found=found,
+                           sites=sites, today=today.isoformat(),
+                           month_ago=(today - timedelta(days=30)).isoformat())
+
+
+@bp.get("/consents/export")
+@requires("viewer")
+def consents_export():
+    db = get_db()
+    site_key = request.args.get("site", "")
+    if site_key not in registry_store.site_keys(db):
+        abort(404)
+    fmt = request.args.get("format", "csv")
+    first, last = _date_arg("from"), _date_arg("to")
+    if fmt not in exports.FORMATS or first is False or last is False:
+        abort(400)
+    since = f"{first.isoformat()}T00:00:00.000Z" if first else None
+    until = f"{(last + timedelta(days=1)).isoformat()}T00:00:00.000Z" if last else None
+    path = current_app.config["DATABASE"]
+
+    def rows():
+        # Its own connection: the request's one is closed at teardown, before streaming ends.
+        own = connect(path)
+        try:
+            yield from exports.render(fmt, decision_log.export(own, site_key, since, until))
+        finally:
+            own.conn.close()
+    response = Response(rows(), content_type=exports.FORMATS[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="decisions-{site_key}.{fmt}"'
+    return response
+
+
+def _differences(before, after):
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    out = []
+    for key in list(before) + [k for k in after if k not in before]:
+        if before.get(key) != after.get(key):
+            out.append((key, _short(before.get(key)), _short(after.get(key))))
+    return out
+
+
+def _short(value):
+    if value is None:
+        return "–"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+@bp.get("/audit")
+@requires("viewer")
+def audit():
+    db = get_db()
+    site_key = request.args.get("site") or None
+    actor = request.args.get("actor", "").strip() or None
+    try:
+        before_id = int(request.args["before_id"]) if request.args.get("before_id") else None
+    except ValueError:
+        abort(400)
+    entries = audit_store.entries(db, site_key=site_key, actor=actor, limit=50,
+                                  before_id=before_id)
+    for entry in entries:
+        entry["differences"] = _differences(entry["before"], entry["after"])
+        entry["before_text"] = None if entry["before"] is None else \
+            json.dumps(entry["before"], ensure_ascii=False, indent=1)
+        entry["after_text"] = None if entry["after"] is None else \
+            json.dumps(entry["after"], ensure_ascii=False, indent=1)
+    return render_template("admin/audit.html", entries=entries, site_key=site_key or "",
+                           actor=actor or "", sites=registry_store.site_keys(db),
+                           older=entries[-1]["id"] if len(entries) == 50 else None)

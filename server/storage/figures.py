@@ -1,0 +1,49 @@
+"""Daily rollups of the consent log, kept in step with it, and the aggregate reads of the figures page.
+
+Every decision adds one to its (site, day, revision, action) count and one to each category
+and vendor it accepted; an erasure takes the same amounts away. The figures page then reads a
+few hundred rollup rows for a month instead of scanning millions of decisions.
+"""
+from __future__ import annotations
+
+
+def _deltas(site_key, day, revision, action, categories, vendors):
+    daily = (site_key, day, revision, action)
+    optins = [(site_key, day, revision, "category", key) for key, on in categories.items() if on]
+    optins += [(site_key, day, revision, "vendor", key) for key, on in vendors.items() if on]
+    return daily, optins
+
+
+def add(db, site_key: str, recorded_at: str, revision: int, action: str, categories: dict,
+        vendors: dict, sign: int = 1) -> None:
+    """Count one decision in (sign=1) or out (sign=-1); call inside the transaction that writes it."""
+    daily, optins = _deltas(site_key, recorded_at[:10], revision, action, categories, vendors)
+    db.execute("INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
+               [*daily, sign, sign])
+    if optins:
+        db.conn.executemany(
+            "INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET accepted = accepted + ?",
+            [(*row, sign, sign) for row in optins])
+
+
+def daily(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
+    """(day, revision, action, decisions) for the days from first_day to last_day, inclusive."""
+    return db.execute(
+        "SELECT day, revision, action, decisions FROM figures_daily "
+        "WHERE site_key = ? AND day BETWEEN ? AND ? AND decisions > 0 ORDER BY day, revision",
+        [site_key, first_day, last_day]).fetchall()
+
+
+def optins(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
+    """(revision, kind, key, accepted) summed over the days from first_day to last_day."""
+    return db.execute(
+        "SELECT revision, kind, key, SUM(accepted) FROM figures_optins "
+        "WHERE site_key = ? AND day BETWEEN ? AND ? GROUP BY revision, kind, key "
+        "ORDER BY revision, kind, key", [site_key, first_day, last_day]).fetchall()
+
+
+def last_day(db, site_key: str) -> str | None:
+    row = db.execute("SELECT MAX(day) FROM figures_daily WHERE site_key = ?", [site_key]).fetchone()
+    return row[0]
