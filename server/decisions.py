@@ -8,7 +8,7 @@ import re
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -142,23 +142,26 @@ class Receipts:
     """Signed receipts that bind a consent id to a site; whoever holds one may read and erase."""
 
     def __init__(self, secret_key: str):
-        self._serializer = URLSafeSerializer(secret_key, salt="privacy-center.receipt")
+        # A plain signed string `<consent id>.<site key>.<signature>`: neither part can hold a
+        # dot, and it costs a tenth of a JSON serializer on the hot path of recording.
+        self._signer = Signer(secret_key, salt="privacy-center.receipt",
+                              digest_method=hashlib.sha256)
 
     def issue(self, consent_id: str, site_key: str) -> str:
-        return self._serializer.dumps([consent_id, site_key])
+        return self._signer.sign(f"{consent_id}.{site_key}").decode()
 
     def check(self, receipt, consent_id: str) -> str | None:
         """The receipt's site if it is genuine and names `consent_id`, else None."""
         if not isinstance(receipt, str) or len(receipt) > 512:
             return None
         try:
-            value = self._serializer.loads(receipt)
-        except BadSignature:
+            value = self._signer.unsign(receipt).decode()
+        except (BadSignature, UnicodeDecodeError):
             return None
-        if (not isinstance(value, list) or len(value) != 2
-                or not hmac.compare_digest(str(value[0]), consent_id)):
+        signed_id, _, site_key = value.partition(".")
+        if not site_key or not hmac.compare_digest(signed_id, consent_id):
             return None
-        return value[1]
+        return site_key
 
 
 def client_hash(secret_key: str, address: str | None) -> str | None:
@@ -169,13 +172,17 @@ def client_hash(secret_key: str, address: str | None) -> str | None:
     """
     if not address:
         return None
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    prefix = 24 if ip.version == 4 else 48
-    network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
-    return hmac.new(secret_key.encode(), str(network).encode(), hashlib.sha256).hexdigest()[:16]
+    parts = address.split(".")
+    if len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts):
+        network = ".".join(parts[:3]) + ".0/24"  # the common case, without ipaddress's cost
+    else:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        prefix = 24 if ip.version == 4 else 48
+        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return hmac.new(secret_key.encode(), network.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def consent_hash(secret_key: str, consent_id: str) -> str:
