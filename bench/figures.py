@@ -2,7 +2,7 @@
 
 Generates N decisions (default 10 million) straight into a SQLite file over 90 days and the
 demo registry's two sites, the way the running server would have stored them (same tables,
-same JSON, same rollups), then prints:
+same compact choices, same rollups), then prints:
   - the database size,
   - the figures page's response time for a 30-day range (through the Flask app),
   - the time of storage.decisions.record() with and without the rollup upkeep.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import random
 import re
@@ -33,6 +32,7 @@ from server import create_app  # noqa: E402
 from server.storage import accounts, connect, migrate  # noqa: E402
 from server.storage import decisions as decision_log  # noqa: E402
 from server.storage.decisions import _bits  # noqa: E402
+from server.storage.util import iso_to_ms  # noqa: E402
 from server.storage import figures as figures_store  # noqa: E402
 from server.storage import registry as registry_store  # noqa: E402
 from server.storage import revisions as revision_store  # noqa: E402
@@ -114,6 +114,7 @@ def generate(db, total, first_day):
     db.execute("BEGIN")
     for d in range(DAYS):
         day = (first_day + timedelta(days=d)).isoformat()
+        day_ms = iso_to_ms(day + "T00:00:00Z")
         count = per_day if d < DAYS - 1 else total - inserted
         rows = []
         for site_key, share in sites.items():
@@ -136,8 +137,7 @@ def generate(db, total, first_day):
                 _, action, _, _, cats_bits, vens_bits = mix[pick]
                 rows.append((secrets.token_urlsafe(16), site_key, number, action, cats_bits,
                              vens_bits, "ja", f"https://{site_key}.sakura-media.example/p/{ms % 997}",
-                             0, f"{day}T{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:"
-                             f"{ms // 1000 % 60:02d}.{ms % 1000:03d}Z",
+                             0, day_ms + ms,
                              ua_ids[ms % len(ua_ids)], f"{ms % 65536:016x}"))
         db.conn.executemany(sql, rows)
         inserted += len(rows)

@@ -5,7 +5,7 @@ import json
 
 from . import figures
 from .schema import write
-from .util import now_iso
+from .util import iso_to_ms, ms_to_iso, now_iso
 
 EXPORT_COLUMNS = ("consent_id", "site_key", "revision", "action", "categories", "vendors",
                   "language", "page_url", "gpc", "recorded_at", "user_agent", "client_hash")
@@ -42,7 +42,7 @@ def _unbits(keys, bits):
 
 def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | None,
            client_hash: str | None) -> str:
-    """Store one decision; returns its server time. Committed (and synced) before returning."""
+    """Store one decision; returns its server time. Committed before returning."""
     stamp = now_iso()
     with write(db):
         ua_id = None
@@ -60,7 +60,7 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [consent_id, site_key, choice["revision"], choice["action"],
              _bits(choice["categories"]), _bits(choice["vendors"]), choice["language"],
-             choice["page_url"], int(choice["gpc"]), stamp, ua_id, client_hash])
+             choice["page_url"], int(choice["gpc"]), iso_to_ms(stamp), ua_id, client_hash])
         figures.add(db, site_key, stamp, choice["revision"], choice["action"],
                     choice["categories"], choice["vendors"])
     return stamp
@@ -78,6 +78,7 @@ def _select(db, where: str, params: list, order="d.id"):
         item["categories"] = _unbits(category_keys, item["categories"])
         item["vendors"] = _unbits(vendor_keys, item["vendors"])
         item["gpc"] = bool(item["gpc"])
+        item["recorded_at"] = ms_to_iso(item["recorded_at"])
         yield item
 
 
@@ -95,10 +96,10 @@ def export(db, site_key: str, since: str | None = None, until: str | None = None
     where, params = ["d.site_key = ?"], [site_key]
     if since:
         where.append("d.recorded_at >= ?")
-        params.append(since)
+        params.append(iso_to_ms(since))
     if until:
         where.append("d.recorded_at < ?")
-        params.append(until)
+        params.append(iso_to_ms(until))
     return _select(db, " AND ".join(where), params, order="d.recorded_at, d.id")
 
 

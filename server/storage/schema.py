@@ -67,7 +67,7 @@ STEPS = [
         language TEXT NOT NULL,
         page_url TEXT,
         gpc INTEGER NOT NULL,
-        recorded_at TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL,  -- milliseconds since the epoch, UTC
         user_agent_id INTEGER REFERENCES user_agents(id),
         client_hash TEXT
     );
