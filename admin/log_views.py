@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 
-from flask import Response, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 
 from server import exports
 from server.db import get_db
 from server.storage import audit as audit_store
-from server.storage import connect
 from server.storage import decisions as decision_log
 from server.storage import figures as figures_store
 from server.storage import registry as registry_store
@@ -131,18 +130,7 @@ def consents_export():
         abort(400)
     since = f"{first.isoformat()}T00:00:00.000Z" if first else None
     until = f"{(last + timedelta(days=1)).isoformat()}T00:00:00.000Z" if last else None
-    path = current_app.config["DATABASE"]
-
-    def rows():
-        # Its own connection: the request's one is closed at teardown, before streaming ends.
-        own = connect(path)
-        try:
-            yield from exports.render(fmt, decision_log.export(own, site_key, since, until))
-        finally:
-            own.conn.close()
-    response = Response(rows(), content_type=exports.FORMATS[fmt])
-    response.headers["Content-Disposition"] = f'attachment; filename="decisions-{site_key}.{fmt}"'
-    return response
+    return exports.response(current_app.config["DATABASE"], site_key, fmt, since, until)
 
 
 def _differences(before, after):

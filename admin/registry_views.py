@@ -9,10 +9,9 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from server import revisions as compiler
 from server.db import get_db
-from server.registry import CONSENT_TYPES, RegistryError, normalize
+from server.registry import CONSENT_TYPES, RegistryError
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from server.storage.schema import write
 
 from . import bp, forms
 from .auth import requires
@@ -39,16 +38,10 @@ class Refused(Exception):
 
 def change(mutate) -> dict:
     """Load, edit with `mutate(doc)` (returns the edited object's path), validate, save."""
-    db = get_db()
-    with write(db):
-        doc = registry_store.load(db)
-        prefix = mutate(doc)
-        try:
-            doc = normalize(doc)
-        except RegistryError as error:
-            raise Invalid(error.problems, prefix) from None
-        registry_store.save(db, doc, g.actor)
-        return doc
+    try:
+        return registry_store.change(get_db(), mutate, g.actor)
+    except RegistryError as error:
+        raise Invalid(error.problems, error.prefix) from None
 
 
 def _find(items, key, field="key"):

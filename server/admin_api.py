@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import re
-from functools import wraps
 
 from flask import Blueprint, Response, current_app, g, request
 
 from . import exports
 from .db import get_db
 from .errors import ApiError
-from .registry import RegistryError, normalize
-from .storage import accounts, audit, connect
-from .storage import decisions as decision_log
+from .registry import RegistryError
+from .storage import accounts, audit
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
-from .storage.schema import write
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
 WRITE_ROLES = ("admin", "editor")
@@ -47,23 +44,14 @@ def _find(items, key, what, field="key"):
 
 
 def _change(mutate):
-    """Load the registry, let `mutate` edit it, validate the whole, save: all or nothing.
-
-    `mutate(doc)` returns the path of the edited object ("vendors[2]"), so that problems with
-    it can be reported by field name alone.
-    """
-    db = get_db()
-    with write(db):
-        doc = registry_store.load(db)
-        prefix = mutate(doc)
-        try:
-            doc = normalize(doc)
-        except RegistryError as error:
-            problems = [p[len(prefix) + 1:] if prefix and p.startswith(prefix + ".") else p
-                        for p in error.problems]
-            raise ApiError(400, "invalid", "; ".join(problems)) from None
-        registry_store.save(db, doc, g.actor)
-        return doc
+    """Edit the registry through `mutate(doc)`; 400 with every problem, by field, if invalid."""
+    try:
+        return registry_store.change(get_db(), mutate, g.actor)
+    except RegistryError as error:
+        prefix = error.prefix
+        problems = [p[len(prefix) + 1:] if prefix and p.startswith(prefix + ".") else p
+                    for p in error.problems]
+        raise ApiError(400, "invalid", "; ".join(problems)) from None
 
 
 def _site(doc, site_key):
@@ -389,19 +377,7 @@ def export_decisions(site_key):
     if fmt not in exports.FORMATS:
         raise ApiError(400, "invalid", "format: must be csv or jsonl")
     since, until = _time_arg("since"), _time_arg("until")
-    path = current_app.config["DATABASE"]
-
-    def stream():
-        # Its own connection: the request's one is closed before a long stream ends.
-        export_db = connect(path)
-        try:
-            yield from exports.render(fmt, decision_log.export(export_db, site_key, since, until))
-        finally:
-            export_db.conn.close()
-    response = Response(stream(), content_type=exports.FORMATS[fmt])
-    response.headers["Content-Disposition"] = \
-        f'attachment; filename="decisions-{site_key}.{fmt}"'
-    return response
+    return exports.response(current_app.config["DATABASE"], site_key, fmt, since, until)
 
 
 @bp.get("/audit")

@@ -6,6 +6,11 @@ import io
 import json
 from datetime import datetime, timezone
 
+from flask import Response
+
+from .storage import connect
+from .storage import decisions as decision_log
+
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 CSV_COLUMNS = ("recorded_at", "consent_id", "site_key", "revision", "action", "categories",
@@ -43,3 +48,17 @@ def render(fmt: str, rows):
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def response(db_path: str, site_key: str, fmt: str, since=None, until=None) -> Response:
+    """A streamed download of a site's consent log, for the admin API and the admin UI."""
+    def stream():
+        # Its own connection: the request's one may be reused or closed before a long stream ends.
+        db = connect(db_path)
+        try:
+            yield from render(fmt, decision_log.export(db, site_key, since, until))
+        finally:
+            db.conn.close()
+    out = Response(stream(), content_type=FORMATS[fmt])
+    out.headers["Content-Disposition"] = f'attachment; filename="decisions-{site_key}.{fmt}"'
+    return out

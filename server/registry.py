@@ -26,8 +26,11 @@ MAX_TEXT = 4000
 class RegistryError(ValueError):
     """Every problem found in a registry document, each as 'path: message'."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], prefix: str = ""):
         self.problems = problems
+        # The path of the object an edit was about ("vendors[2]"), so that callers can report
+        # problems by field name; empty for whole files.
+        self.prefix = prefix
         super().__init__("; ".join(problems))
 
 

@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 from server.cli import DEMO_FILE
 from server.storage import connect, migrate

@@ -198,6 +198,24 @@ def apply(db, doc, actor: str, prune: bool = False) -> list[tuple]:
         return save(db, merged, actor)
 
 
+def change(db, mutate, actor: str) -> dict:
+    """Load the registry, let `mutate(doc)` edit it, validate the whole, save: all or nothing.
+
+    `mutate` returns the path of the object it edited ("vendors[2]"); a RegistryError raised
+    here carries that path as `prefix`. The admin API and the admin UI both edit through this.
+    """
+    with write(db):
+        doc = load(db)
+        prefix = mutate(doc)
+        try:
+            doc = normalize(doc)
+        except RegistryError as error:
+            error.prefix = prefix or ""
+            raise
+        save(db, doc, actor)
+        return doc
+
+
 def vendor_users(db, vendor_key: str) -> list[str]:
     return [s for (s,) in db.execute(
         "SELECT site_key FROM assignments WHERE vendor_key = ? ORDER BY site_key", [vendor_key])]
