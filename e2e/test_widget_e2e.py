@@ -398,3 +398,19 @@ def test_demo_page_runs_on_the_server_origin(page, live):
     page.get_by_role("button", name="Accept all").click()
     expect_visible(page.get_by_text("Analytics Co (Analytics): its tag would load here"))
     wait_for(lambda: live.decisions("shop") and live.decisions("shop")[-1]["action"] == "accept_all")
+
+
+def test_refusing_everything_after_accepting_is_recorded_as_a_withdrawal(page, live, publisher):
+    live.new_site("withdrawal")
+    page.goto(publisher.embed("withdrawal"))
+    page.get_by_role("button", name="Accept all").click()
+    wait_for(lambda: len(live.decisions("withdrawal")) == 1)
+    wait_for(lambda: (page.evaluate("PrivacyCenter.getConsent()") or {}).get("consentId"))
+    page.evaluate("PrivacyCenter.showPreferences()")
+    page.get_by_role("dialog", name="Privacy preferences").get_by_role(
+        "button", name="Reject all").click()
+    rows = wait_for(lambda: live.decisions("withdrawal")[1:])
+    assert rows[0]["action"] == "withdraw"
+    assert rows[0]["consent_id"] == live.decisions("withdrawal")[0]["consent_id"]
+    assert not any(on for key, on in rows[0]["categories"].items() if key != "necessary")
+    assert page.evaluate("PrivacyCenter.acceptedCategory('analytics')") is False

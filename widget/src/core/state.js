@@ -37,6 +37,10 @@ function decide(action, categories, vendors) {
   CFG.categories.forEach(function (c) {
     cats[c.key] = c.required ? 1 : gpcRefuses(c) ? 0 : categories[c.key] ? 1 : 0;
   });
+  // Refusing everything optional after having accepted something is a withdrawal: say so.
+  var optional = CFG.categories.filter(function (c) { return !c.required; });
+  if (before && optional.every(function (c) { return !cats[c.key]; }) &&
+      optional.some(function (c) { return before.c[c.key]; })) action = 'withdraw';
   var ch = { i: old && old.i || null, k: old && old.k || null, r: CFG.revision, c: cats,
     v: bits(vendors), t: Date.now(), g: GPC };
   state.choice = ch;
