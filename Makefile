@@ -23,9 +23,11 @@ run: $(VENV)/.installed
 	$(PC) demo --origin http://$(HOST):$(PORT) --server-url http://$(HOST):$(PORT)
 	$(PC) serve --host $(HOST) --port $(PORT)
 
+# Debian's Chromium (no browser downloads work here), with a Japanese font for the screenshots.
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
+	    fonts-ipafont-gothic >/dev/null; }
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest -q -p no:cacheprovider
