@@ -22,8 +22,12 @@ _REVISIONS: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
 
 
-def cached_revision(db, site_key: str, number: int | None = None) -> dict | None:
-    head = revision_store.head(db, site_key, number)
+def cached_revision(db, site_key: str, number: int | None = None, head=False) -> dict | None:
+    """A published revision (the latest one without `number`), from this worker's cache.
+
+    `head`, when the caller already has it, is the revision's (number, content hash).
+    """
+    head = head if head is not False else revision_store.head(db, site_key, number)
     if head is None:
         return None
     key = (current_app.config["DATABASE"], site_key, head[0], head[1])
@@ -78,12 +82,19 @@ def config(site_key):
     return _cors(response, origins, "GET")
 
 
-def _read_body() -> object:
-    if request.content_length is not None and request.content_length > rules.MAX_BODY:
+def _read_body() -> bytes:
+    """The raw body, at most MAX_BODY bytes (413 beyond, whether announced or streamed)."""
+    length = request.content_length
+    if length is not None and length > rules.MAX_BODY:
         raise ApiError(413, "too_large", f"The body is larger than {rules.MAX_BODY} bytes.")
-    raw = request.stream.read(rules.MAX_BODY + 1)
+    raw = request.get_data(cache=False) if length is not None else \
+        request.stream.read(rules.MAX_BODY + 1)
     if len(raw) > rules.MAX_BODY:
         raise ApiError(413, "too_large", f"The body is larger than {rules.MAX_BODY} bytes.")
+    return raw
+
+
+def _parse_body(raw: bytes) -> object:
     mimetype = request.mimetype or "text/plain"
     if mimetype not in ("application/json", "text/plain"):
         raise ApiError(415, "unsupported_media_type",
@@ -94,20 +105,37 @@ def _read_body() -> object:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
+def _json_response(value, status: int) -> Response:
+    return Response(json.dumps(value, ensure_ascii=False, separators=(",", ":")), status=status,
+                    content_type="application/json")
+
+
 @bp.route("/sites/<site_key>/decisions", methods=["POST", "OPTIONS"])
 def record_decision(site_key):
     db = get_db()
-    origins = _site_origins(db, site_key)
-    origin = request.headers.get("Origin")
-    if origin not in origins:
-        return error_response(403, "origin_not_allowed",
-                              f"Origin {origin or '(none)'} is not registered for site '{site_key}'.")
     if request.method == "OPTIONS":
+        origins = _site_origins(db, site_key)
+        if request.headers.get("Origin") not in origins:
+            return _origin_refused(site_key)
         return _cors(Response(status=204), origins, "POST")
-    body = _read_body()
+    raw = _read_body()
+    try:
+        body, problem = _parse_body(raw), None
+    except ApiError as error:  # reported once the site and the origin are known to be right
+        body, problem = None, error
+    hint = body.get("revision") if isinstance(body, dict) else None
+    hint = hint if isinstance(hint, int) and not isinstance(hint, bool) else None
+    # One query for the site's origins and the named revision's head.
+    origins, head = registry_store.decision_context(db, site_key, hint)
+    if origins is None:
+        raise ApiError(404, "unknown_site", f"No site '{site_key}'.")
+    if request.headers.get("Origin") not in origins:
+        return _origin_refused(site_key)
+    if problem is not None:
+        raise problem
     try:
         number = rules.revision_number(body)
-        revision = cached_revision(db, site_key, number)
+        revision = cached_revision(db, site_key, number, head=head)
         if revision is None:
             raise rules.DecisionError("revision", f"site '{site_key}' has no revision {number}")
         choice = rules.validate(body, revision, gpc_header=request.headers.get("Sec-GPC") == "1")
@@ -130,7 +158,7 @@ def record_decision(site_key):
     recorded_at = log.record(db, site_key, consent_id, choice,
                              request.headers.get("User-Agent"),
                              rules.client_hash(secret, request.remote_addr))
-    response = current_app.json.response({
+    return _cors(_json_response({
         "consent_id": consent_id,
         "receipt": receipts.issue(consent_id, site_key),
         "revision": choice["revision"],
@@ -138,9 +166,13 @@ def record_decision(site_key):
         "categories": choice["categories"],
         "vendors": choice["vendors"],
         "gpc": choice["gpc"],
-    })
-    response.status_code = 201
-    return _cors(response, origins, "POST")
+    }, 201), origins, "POST")
+
+
+def _origin_refused(site_key):
+    origin = request.headers.get("Origin")
+    return error_response(403, "origin_not_allowed",
+                          f"Origin {origin or '(none)'} is not registered for site '{site_key}'.")
 
 
 def _receipt_site(consent_id: str) -> str:

@@ -1,6 +1,7 @@
 """The consent log: recording, reading, exporting and erasing decisions."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from . import figures
@@ -48,12 +49,10 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
         ua_id = None
         if user_agent:
             user_agent = user_agent[:512]
-            row = db.execute("SELECT id FROM user_agents WHERE value = ?", [user_agent]).fetchone()
-            if row is None:
-                ua_id = db.execute("INSERT INTO user_agents (value) VALUES (?)",
-                                   [user_agent]).lastrowid
-            else:
-                ua_id = row[0]
+            # The id is derived from the text, so storing it once is one statement, no lookup.
+            ua_id = int.from_bytes(hashlib.sha256(user_agent.encode()).digest()[:7], "big")
+            db.execute("INSERT INTO user_agents (id, value) VALUES (?, ?) "
+                       "ON CONFLICT DO NOTHING", [ua_id, user_agent])
         db.execute(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "

@@ -234,3 +234,17 @@ def site_origins(db, site_key: str) -> list[str] | None:
     """The site's registered origins as stored now (None for an unknown site)."""
     row = db.execute("SELECT doc FROM sites WHERE key = ?", [site_key]).fetchone()
     return json.loads(row[0])["origins"] if row else None
+
+
+def decision_context(db, site_key: str, number: int | None):
+    """(origins, revision head) for recording a decision, in one query.
+
+    origins is None for an unknown site; the head (number, content hash) is None when the site
+    has no revision `number`.
+    """
+    row = db.execute(
+        "SELECT s.doc, r.number, r.content_hash FROM sites s LEFT JOIN revisions r "
+        "ON r.site_key = s.key AND r.number = ? WHERE s.key = ?", [number, site_key]).fetchone()
+    if row is None:
+        return None, None
+    return json.loads(row[0])["origins"], (row[1], row[2]) if row[1] is not None else None
