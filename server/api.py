@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 
 from flask import Blueprint, Response, current_app, request
@@ -20,6 +21,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # content hash, so nothing here can go stale or differ between workers.
 _REVISIONS: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()  # threaded servers share the cache between requests
 
 
 def cached_revision(db, site_key: str, number: int | None = None, head=False) -> dict | None:
@@ -31,16 +33,18 @@ def cached_revision(db, site_key: str, number: int | None = None, head=False) ->
     if head is None:
         return None
     key = (current_app.config["DATABASE"], site_key, head[0], head[1])
-    revision = _REVISIONS.get(key)
-    if revision is None:
-        revision = revision_store.get(db, site_key, head[0])
-        revision["config_json"] = json.dumps(public_config(revision), ensure_ascii=False,
-                                             separators=(",", ":"))
+    with _CACHE_LOCK:
+        revision = _REVISIONS.get(key)
+        if revision is not None:
+            _REVISIONS.move_to_end(key)
+            return revision
+    revision = revision_store.get(db, site_key, head[0])
+    revision["config_json"] = json.dumps(public_config(revision), ensure_ascii=False,
+                                         separators=(",", ":"))
+    with _CACHE_LOCK:
         _REVISIONS[key] = revision
         while len(_REVISIONS) > _CACHE_SIZE:
             _REVISIONS.popitem(last=False)
-    else:
-        _REVISIONS.move_to_end(key)
     return revision
 
 
