@@ -143,6 +143,16 @@ def registry_apply(ctx, file, publish, prune):
         _publish_changed(db, registry_store.site_keys(db), "cli")
 
 
+# The order of fields in an exported file: the contract's, so that it reads like a hand-written one.
+FIELD_ORDER = {name: rank for rank, name in enumerate((
+    "key", "vendor", "category", "required", "name", "title",
+    "recipient", "country", "privacy_policy_url", "opt_out_url", "hosts", "cookies",
+    "duration_days", "data_sent", "purpose", "origins", "languages", "default_language",
+    "consent_max_age_days", "cookie_domain", "google_consent_mode", "honor_gpc",
+    "reload_on_withdrawal", "notice", "description", "google_consent_types", "gpc_refuses",
+    "body", "sections", "categories", "vendors", "ja", "en"))}
+
+
 def export_document(db, site_key=None) -> dict:
     """The stored registry shaped like a registry file, defaults left out."""
     doc = registry_store.load(db)
@@ -155,7 +165,8 @@ def export_document(db, site_key=None) -> dict:
 
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if v not in (None, [], {})}
+            items = sorted(value.items(), key=lambda kv: FIELD_ORDER.get(kv[0], len(FIELD_ORDER)))
+            return {k: strip(v) for k, v in items if v not in (None, [], {})}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
