@@ -30,7 +30,10 @@ def authenticate():
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # "[[[[…": not a body anyone means
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with Content-Type: application/json.")
     return body
@@ -365,7 +368,10 @@ def _time_arg(name):
         return None
     if not ISO_TIME.match(value):
         raise ApiError(400, "invalid", f"{name}: must be an ISO 8601 UTC time, e.g. 2026-01-31T00:00:00Z")
-    return exports.normalise_time(value)
+    try:
+        return exports.normalise_time(value)
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name}: {value} is not a possible date and time") from None
 
 
 @bp.get("/sites/<site_key>/decisions")
@@ -383,10 +389,12 @@ def export_decisions(site_key):
 @bp.get("/audit")
 def audit_log():
     try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
+        limit = int(request.args.get("limit", 100))
         before_id = int(request.args["before_id"]) if request.args.get("before_id") else None
     except ValueError:
         raise ApiError(400, "invalid", "limit and before_id: must be whole numbers") from None
+    if not 1 <= limit <= 1000 or not 1 <= (before_id or 1) < 2 ** 63:
+        raise ApiError(400, "invalid", "limit: from 1 to 1000; before_id: a positive entry id")
     return current_app.json.response(audit.entries(
         get_db(), site_key=request.args.get("site"), actor=request.args.get("actor"),
         limit=limit, before_id=before_id))

@@ -105,7 +105,7 @@ def _parse_body(raw: bytes) -> object:
                        "Send the decision as application/json or text/plain.")
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[…"
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
@@ -128,7 +128,8 @@ def record_decision(site_key):
     except ApiError as error:  # reported once the site and the origin are known to be right
         body, problem = None, error
     hint = body.get("revision") if isinstance(body, dict) else None
-    hint = hint if isinstance(hint, int) and not isinstance(hint, bool) else None
+    hint = hint if isinstance(hint, int) and not isinstance(hint, bool) \
+        and 1 <= hint < rules.MAX_NUMBER else None
     # One query for the site's origins and the named revision's head.
     origins, head = registry_store.decision_context(db, site_key, hint)
     if origins is None:
@@ -159,6 +160,11 @@ def record_decision(site_key):
         return _cors(error_response(403, "bad_receipt",
                                     "receipt: a decision for an existing consent id must carry "
                                     "that consent id's receipt"), origins, "POST")
+    elif log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
+        # An erased consent id stays erased; the widget starts a new one on this answer.
+        return _cors(error_response(403, "bad_receipt",
+                                    "receipt: this consent id's records were erased; "
+                                    "decide again without it"), origins, "POST")
     recorded_at = log.record(db, site_key, consent_id, choice,
                              request.headers.get("User-Agent"),
                              rules.client_hash(secret, request.remote_addr))

@@ -101,8 +101,9 @@ def _read_registry_file(path: str):
         if path.endswith(".json"):
             return json.loads(text)
         return yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
-        raise click.ClickException(f"{path} is not valid YAML or JSON: {error}") from None
+    except (ValueError, yaml.YAMLError, RecursionError) as error:
+        raise click.ClickException(f"{path} is not valid YAML or JSON: "
+                                   f"{error if not isinstance(error, RecursionError) else 'nested too deeply'}") from None
 
 
 def _publish_changed(db, keys, actor):

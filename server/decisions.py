@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, Signer
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_BODY = 16 * 1024
+MAX_NUMBER = 2 ** 31  # revision numbers, far below what a database integer holds
 
 
 class DecisionError(ValueError):
@@ -38,16 +39,30 @@ def _bool_map(value, field, known, what):
     return value
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # JSON allows lone surrogates ("\ud800"); UTF-8 does not
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_page_url(value) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 2048:
         raise DecisionError("page_url", "must be a URL of at most 2048 characters")
-    parts = urlsplit(value)
+    if not value.isprintable() or not _encodable(value):
+        raise DecisionError("page_url", "must be an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:  # a bad port or an unclosed IPv6 bracket
+        raise DecisionError("page_url", "must be an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DecisionError("page_url", "must be an http(s) URL")
     # The query and fragment may carry personal data (search terms, tokens): never stored.
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    netloc = parts.hostname + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -113,8 +128,8 @@ def validate(body, revision: dict, gpc_header: bool = False) -> dict:
                                 f"cannot be accepted while category '{vendor['category']}' is refused")
         out_vendors[key] = bool(choice and category_ok)
 
-    language = body.get("language") or site["default_language"]
-    if language not in site["languages"]:
+    language = body.get("language", site["default_language"])
+    if not isinstance(language, str) or language not in site["languages"]:
         raise DecisionError("language", f"must be one of {', '.join(site['languages'])}")
     return {
         "revision": revision["number"],
@@ -133,7 +148,7 @@ def revision_number(body) -> int:
     number = body.get("revision")
     if number is None:
         raise DecisionError("revision", "missing")
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number < MAX_NUMBER:
         raise DecisionError("revision", "must be a revision number (a whole number from 1)")
     return number
 

@@ -19,7 +19,7 @@ CSV_COLUMNS = ("recorded_at", "consent_id", "site_key", "revision", "action", "c
 
 def normalise_time(value: str) -> str:
     """An ISO 8601 time as the log stores it (UTC, milliseconds, Z), for comparisons."""
-    text = value.strip().replace(" ", "T")
+    text = value.strip().replace(" ", "T")  # ValueError for an impossible date or time
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
@@ -27,6 +27,16 @@ def normalise_time(value: str) -> str:
         moment = moment.replace(tzinfo=timezone.utc)
     moment = moment.astimezone(timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula (visitors choose user agents)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def render(fmt: str, rows):
@@ -42,7 +52,7 @@ def render(fmt: str, rows):
         row = dict(row, categories=json.dumps(row["categories"], separators=(",", ":")),
                    vendors=json.dumps(row["vendors"], separators=(",", ":")),
                    gpc="true" if row["gpc"] else "false")
-        writer.writerow([row[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

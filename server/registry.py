@@ -70,6 +70,11 @@ class _Checker:
             self.fail(path, "must be a string")
             return None
         value = value.strip()
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, which JSON and YAML let through
+            self.fail(path, "contains characters that are not valid text")
+            return None
         if len(value) > max_len:
             self.fail(path, f"longer than {max_len} characters")
             return None
@@ -82,7 +87,12 @@ class _Checker:
         value = self.string(value, path, required, max_len=2048)
         if value is None:
             return None
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that cannot be
+        except ValueError:
+            self.fail(path, "must be an http(s) URL")
+            return None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.fail(path, "must be an http(s) URL")
             return None
@@ -102,7 +112,13 @@ class _Checker:
                 or parts.username or parts.password):
             self.fail(path, "must be an origin: scheme://host[:port], nothing after it")
             return None
-        origin = f"{parts.scheme}://{parts.hostname.lower()}"
+        try:
+            # Browsers send internationalised domains as punycode (xn--…) in Origin.
+            host = parts.hostname.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            self.fail(path, "must be an origin: the host name is not valid")
+            return None
+        origin = f"{parts.scheme}://{f'[{host}]' if ':' in host else host}"
         default_port = 443 if parts.scheme == "https" else 80
         if port is not None and port != default_port:
             origin += f":{port}"

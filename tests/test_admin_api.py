@@ -168,3 +168,30 @@ def test_organization(client, auth, published):
 def test_non_json_body(client, auth, published, path):
     response = client.post(API + path, data="x", headers=auth)
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
+
+
+def test_csv_export_cannot_carry_a_spreadsheet_formula(client, auth, published):
+    client.post("/api/v1/sites/shop/decisions", json=decision(), headers={
+        "Origin": ORIGIN, "User-Agent": '=HYPERLINK("https://evil.example","x")'})
+    text = client.get(f"{API}/sites/shop/decisions?format=csv", headers=auth).get_data(as_text=True)
+    row = list(csv.DictReader(io.StringIO(text)))[0]
+    assert row["user_agent"] == "'=HYPERLINK(\"https://evil.example\",\"x\")"
+
+
+@pytest.mark.parametrize("query", ["since=2026-13-45", "until=2026-01-01T25:61",
+                                   "since=2026-02-30"])
+def test_impossible_times_are_a_400(client, auth, published, query):
+    response = client.get(f"{API}/sites/shop/decisions?{query}", headers=auth)
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize("query", ["before_id=" + "9" * 24, "limit=-" + "1" * 23, "limit=0"])
+def test_audit_bounds(client, auth, query):
+    response = client.get(f"{API}/audit?{query}", headers=auth)
+    assert response.status_code == 400
+
+
+def test_deeply_nested_body_is_a_400(client, auth, published):
+    response = client.post(f"{API}/vendors", data="[" * 5000, headers=auth,
+                           content_type="application/json")
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"

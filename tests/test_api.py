@@ -201,3 +201,32 @@ def test_unknown_routes_and_methods_answer_json(client):
 
 def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("[" * 5000, "invalid_json"),
+    (json.dumps(decision(revision=10 ** 30)), "invalid_decision"),
+    (json.dumps(decision(page_url="https://a.example:99999/x")), "invalid_decision"),
+    (json.dumps(decision(page_url="https://[::1/x")), "invalid_decision"),
+    (json.dumps(decision(page_url="https://a.example/\ud800")), "invalid_decision"),
+    (json.dumps(decision(page_url="https://a.example/\u0000")), "invalid_decision"),
+    (json.dumps(decision(language={})), "invalid_decision"),
+    (json.dumps(decision(language="")), "invalid_decision"),
+])
+def test_hostile_bodies_get_a_400_not_a_500(client, db, published, raw, code):
+    response = client.post("/api/v1/sites/shop/decisions", data=raw,
+                           content_type="application/json", headers=HEADERS)
+    assert response.status_code == 400 and response.json["error"]["code"] == code
+    assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+def test_an_erased_consent_id_stays_erased(client, db, published):
+    first = post(client, decision()).json
+    auth = {"Authorization": "Bearer " + first["receipt"]}
+    assert client.delete(f"/api/v1/consents/{first['consent_id']}", headers=auth).status_code == 200
+    again = post(client, decision(consent_id=first["consent_id"], receipt=first["receipt"]))
+    assert again.status_code == 403 and again.json["error"]["code"] == "bad_receipt"
+    assert log.for_consent(db, first["consent_id"], "shop") == []
+    # the visitor simply decides again, under a new consent id
+    fresh = post(client, decision())
+    assert fresh.status_code == 201 and fresh.json["consent_id"] != first["consent_id"]

@@ -260,3 +260,10 @@ def test_admin_typed_fields_are_escaped(client, db, full_doc):
             assert markup_of(body) <= PAGE_MARKUP, markup_of(body) - PAGE_MARKUP
             if path != "/sites/nope/disclosure":
                 assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_superscript_digits_are_not_a_revision_number(client, site):
+    # "²".isdigit() is true in Python, yet it is no revision number: a 400/404, never a 500
+    bad = client.get("/api/v1/sites/shop/disclosure?revision=%C2%B2")
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_revision"
+    assert client.get("/sites/shop/disclosure?revision=%C2%B2").status_code == 404

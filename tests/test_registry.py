@@ -86,3 +86,19 @@ def test_unknown_fields_are_refused(registry_doc):
 
 def test_not_a_mapping():
     assert problems(["a"]) == ["(file): must be a mapping"]
+
+
+def test_urls_with_impossible_ports_and_broken_text_are_problems(registry_doc):
+    registry_doc["vendors"][0]["privacy_policy_url"] = "https://[::1"
+    registry_doc["vendors"][1]["opt_out_url"] = "https://ads.example:99999/"
+    registry_doc["vendors"][2]["name"] = "Video \ud800"
+    found = problems(registry_doc)
+    assert "vendors[0].privacy_policy_url: must be an http(s) URL" in found
+    assert "vendors[1].opt_out_url: must be an http(s) URL" in found
+    assert "vendors[2].name: contains characters that are not valid text" in found
+
+
+def test_international_domains_are_stored_as_browsers_send_them(registry_doc):
+    registry_doc["sites"][0]["origins"] = ["https://ショップ.example.jp", "http://[::1]:8000"]
+    site = normalize(registry_doc)["sites"][0]
+    assert site["origins"] == ["https://xn--xckya1d0c.example.jp", "http://[::1]:8000"]

@@ -1,6 +1,8 @@
 """The privacy center's public pages: the front page, each site's disclosure, and gpc.json."""
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -53,7 +55,8 @@ def parse_revision(value: str | None) -> int | None | bool:
     """`?revision=N` as a number, None when absent, False when it is not a revision number."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 9 or int(value) < 1:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
         return False
     return int(value)
 
