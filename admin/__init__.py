@@ -28,5 +28,5 @@ def _configure(state):
     app.permanent_session_lifetime = timedelta(hours=12)
 
 
-from . import (auth, i18n, log_views, publish_views, registry_views,  # noqa: E402,F401
-               user_views)
+from . import (auth, i18n, log_views, organization_views, publish_views,  # noqa: E402,F401
+               registry_views, user_views)

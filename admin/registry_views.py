@@ -300,6 +300,45 @@ def site_save(key):
     return redirect(url_for("admin.site", key=key))
 
 
+
+def _published_refusal(db, key):
+    if revision_store.latest_number(db, key) is not None:
+        return _("Site {key} has published revisions and cannot be deleted: its consent log "
+                 "must stay provable.", key=key)
+    return None
+
+
+@bp.get("/sites/<key>/delete")
+@requires("editor")
+def site_delete_confirm(key):
+    db = get_db()
+    _index, site = _site(registry_store.load(db), key)
+    return render_template("admin/site_delete.html", site=site,
+                           refusal=_published_refusal(db, key))
+
+
+@bp.post("/sites/<key>/delete")
+@requires("editor")
+def site_delete(key):
+    db = get_db()  # not inside mutate: get_db() rolls back an open transaction
+
+    def mutate(doc):
+        index, _site_doc = _site(doc, key)
+        # Checked inside the write transaction, so a publish cannot slip in between.
+        refusal = _published_refusal(db, key)
+        if refusal:
+            raise Refused(refusal)
+        del doc["sites"][index]
+        return ""
+    try:
+        change(mutate)
+    except Refused as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin.site", key=key) + "#delete")
+    flash(_("Site {key} deleted.", key=key))
+    return redirect(url_for("admin.dashboard"))
+
+
 # Categories
 
 def _category_from_form(form, key=None):

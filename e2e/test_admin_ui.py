@@ -165,10 +165,25 @@ def test_every_other_page_looks_right_and_passes_axe(admin_server, page):
                        ("14-consents", "/admin/consents?consent_id=e2e-consent-00000000"),
                        ("15-users", "/admin/users"),
                        ("16-tokens", "/admin/tokens"),
-                       ("17-account", "/admin/account")]:
+                       ("17-account", "/admin/account"),
+                       ("20-section-new", "/admin/organization/sections/new"),
+                       ("21-site-delete-refused", "/admin/sites/shop/delete")]:
         page.goto(base + path)
         check(page, name)
-    assert page.locator("svg.chart").count() == 0  # account page
+    # A section written in the organization page shows on the privacy center's front page.
+    page.goto(f"{base}/admin/organization/sections/new")
+    page.get_by_label("Key").fill("contact")
+    page.locator("#f-title-ja").fill("お問い合わせ")
+    page.locator("#f-title-en").fill("Contact")
+    page.locator("#f-body-ja").fill("**窓口**までご連絡ください。")
+    page.locator("#f-body-en").fill("Write to **our desk**.")
+    page.get_by_role("button", name="Save section").click()
+    assert page.get_by_role("status").filter(has_text="Section contact saved.").is_visible()
+    check(page, "22-organization")
+    page.goto(f"{base}/?lang=en")
+    assert page.get_by_role("heading", name="Contact").is_visible()
+    assert page.locator("strong", has_text="our desk").is_visible()
+    assert page.locator("svg.chart").count() == 0  # the front page: no chart outside the figures page
     page.goto(f"{base}/admin/sites/shop/figures")
     assert page.locator("svg.chart").count() == 4
     assert page.get_by_text("4 decisions from").is_visible()
