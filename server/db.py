@@ -21,15 +21,13 @@ def get_db():
         if getattr(_local, "db", None) is not None:
             _local.db.conn.close()
         _local.db, _local.path = connect(path), path
-    db = _local.db
-    if db.conn.in_transaction:  # a request that failed mid-write must not leak its transaction
-        db.conn.rollback()
-    return db
+    return _local.db
 
 
 def init_app(app):
     @app.teardown_request
     def _end_transaction(_error=None):
+        # A request that failed mid-write must not leave its transaction to the next one.
         db = getattr(_local, "db", None)
         if db is not None and db.conn.in_transaction:
             db.conn.rollback()
