@@ -1,12 +1,14 @@
 """Signing in and out, the session, CSRF tokens, roles, and slowing down password guessing."""
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (flash, g, redirect, render_template, request, session, url_for)
+from flask import (current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
 
 from server.db import get_db
 from server.storage import accounts, throttle
@@ -95,7 +97,10 @@ def login():
     email = request.form.get("email", "").strip().lower()
     if request.method == "POST":
         db = get_db()
-        address = request.remote_addr or "unknown"
+        # Throttled per address without storing it: a keyed hash of the whole address.
+        address = hmac.new(current_app.config["SECRET_KEY"].encode(),
+                           (request.remote_addr or "unknown").encode(), hashlib.sha256
+                           ).hexdigest()[:24]
         wait = throttle.wait_seconds(db, email, address)
         if wait:
             error, status = _("Too many failed attempts. Try again in {seconds} seconds.",

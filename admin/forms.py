@@ -40,9 +40,13 @@ def cookies(form, name="cookies"):
     out = []
     for line in lines(form, name):
         parts = [p for p in re.split(r"[,\s]+", line) if p]
+        if not parts:  # a line of separators only
+            continue
         days = parts[1] if len(parts) > 1 else None
+        # ASCII digits only ("²".isdigit() is true); anything else goes to the validator as typed.
         out.append({"name": parts[0],
-                    "duration_days": int(days) if days and days.isdigit() else days})
+                    "duration_days": int(days) if days and re.fullmatch(r"[0-9]{1,6}", days)
+                    else days})
     return out
 
 

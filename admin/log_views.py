@@ -29,14 +29,19 @@ def _site_or_404(key):
     return site
 
 
+MAX_ID = 2 ** 63  # database integers end here
+
+
 def _date_arg(name):
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return False
+    # Days far from now are no range anyone means, and would overflow date arithmetic.
+    return day if date(1970, 1, 1) <= day <= date(9000, 12, 31) else False
 
 
 def _range(default_days=30):
@@ -159,6 +164,8 @@ def audit():
     try:
         before_id = int(request.args["before_id"]) if request.args.get("before_id") else None
     except ValueError:
+        abort(400)
+    if before_id is not None and not 1 <= before_id < MAX_ID:
         abort(400)
     entries = audit_store.entries(db, site_key=site_key, actor=actor, limit=50,
                                   before_id=before_id)

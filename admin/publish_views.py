@@ -62,7 +62,7 @@ def _revision_or_404(key, number):
     return revision
 
 
-@bp.get("/sites/<key>/revisions/<int:number>/rollback")
+@bp.get("/sites/<key>/revisions/<int(max=9223372036854775807):number>/rollback")
 @requires("viewer")
 def rollback(key, number):
     site = _site_or_404(key)
@@ -75,7 +75,7 @@ def rollback(key, number):
                            tab="revisions")
 
 
-@bp.post("/sites/<key>/revisions/<int:number>/rollback")
+@bp.post("/sites/<key>/revisions/<int(max=9223372036854775807):number>/rollback")
 @requires("editor")
 def rollback_now(key, number):
     _site_or_404(key)

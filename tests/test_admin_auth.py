@@ -195,3 +195,14 @@ def test_each_role_against_each_action(client, db, published, role):
             expected = (302 if method == "GET" else 401) if role == "anonymous" else 403
             assert response.status_code == expected, (role, url, response.status_code)
             assert audit_count(db) == before, (role, url)
+
+
+def test_failed_sign_ins_store_no_ip_address(client, db):
+    token = csrf(client)
+    response = client.post("/admin/login", data={"email": "nobody@example.com",
+                                                  "password": "wrong password!",
+                                                  "csrf_token": token},
+                           environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    assert response.status_code == 401
+    scopes = [scope for (scope,) in db.execute("SELECT scope FROM login_failures")]
+    assert len(scopes) == 2 and not any("203.0.113" in scope for scope in scopes)

@@ -15,6 +15,7 @@ def _scope(kind: str, value: str) -> str:
 
 
 def wait_seconds(db, account: str, address: str, now: float | None = None) -> int:
+    # `address` is whatever identifies the client: the admin passes a keyed hash, never an IP.
     """How long the next attempt for this account or from this address must wait (0: go ahead).
 
     After the free tries the wait doubles with every further failure (1 s, 2 s, 4 s, ...),
@@ -40,6 +41,8 @@ def failed(db, account: str, address: str, now: float | None = None) -> None:
         db.execute("DELETE FROM login_failures WHERE at < ?", [now - 24 * 3600])
 
 
-def succeeded(db, account: str) -> None:
+def succeeded(db, account: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
     with write(db):
-        db.execute("DELETE FROM login_failures WHERE scope = ?", [_scope("account", account)])
+        db.execute("DELETE FROM login_failures WHERE scope = ? OR at < ?",
+                   [_scope("account", account), now - 24 * 3600])
