@@ -103,6 +103,7 @@ def generate(db, total, first_day):
         db.execute(f"DROP INDEX {name}")
     ua_ids = [db.execute("INSERT INTO user_agents (value) VALUES (?)", [ua]).lastrowid
               for ua in USER_AGENTS]
+    ua_uses = collections.Counter()
     daily, optins = collections.Counter(), collections.Counter()
     rng = random.Random(7)
     per_day = total // DAYS
@@ -139,10 +140,13 @@ def generate(db, total, first_day):
                              vens_bits, "ja", f"https://{site_key}.sakura-media.example/p/{ms % 997}",
                              0, day_ms + ms,
                              ua_ids[ms % len(ua_ids)], f"{ms % 65536:016x}"))
+                ua_uses[ua_ids[ms % len(ua_ids)]] += 1
         db.conn.executemany(sql, rows)
         inserted += len(rows)
         if d % 10 == 9:
             print(f"  {inserted:,} decisions ({time.perf_counter() - started:.0f} s)", flush=True)
+    db.conn.executemany("UPDATE user_agents SET uses = ? WHERE id = ?",
+                        [(n, ua_id) for ua_id, n in ua_uses.items()])
     db.conn.executemany("INSERT INTO figures_daily VALUES (?, ?, ?, ?, ?)",
                         [(*k, v) for k, v in daily.items()])
     db.conn.executemany("INSERT INTO figures_optins VALUES (?, ?, ?, ?, ?, ?)",

@@ -230,3 +230,19 @@ def test_an_erased_consent_id_stays_erased(client, db, published):
     # the visitor simply decides again, under a new consent id
     fresh = post(client, decision())
     assert fresh.status_code == 201 and fresh.json["consent_id"] != first["consent_id"]
+
+
+def test_erasure_takes_a_rare_user_agent_with_it(client, db, published):
+    rare = {**HEADERS, "User-Agent": "RareBrowser/0.1 (only-this-visitor)"}
+    mine = post(client, decision(), headers=rare).json
+    other = post(client, decision()).json  # the common pytest-browser/1.0
+    post(client, decision(), headers=HEADERS)
+    agents = lambda: {v for (v,) in db.execute("SELECT value FROM user_agents")}  # noqa: E731
+    assert agents() == {"RareBrowser/0.1 (only-this-visitor)", "pytest-browser/1.0"}
+    client.delete(f"/api/v1/consents/{mine['consent_id']}",
+                  headers={"Authorization": "Bearer " + mine["receipt"]})
+    assert agents() == {"pytest-browser/1.0"}
+    client.delete(f"/api/v1/consents/{other['consent_id']}",
+                  headers={"Authorization": "Bearer " + other["receipt"]})
+    assert agents() == {"pytest-browser/1.0"}  # still used by the third decision
+    assert db.execute("SELECT uses FROM user_agents").fetchone()[0] == 1

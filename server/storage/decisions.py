@@ -51,8 +51,9 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
             user_agent = user_agent[:512]
             # The id is derived from the text, so storing it once is one statement, no lookup.
             ua_id = int.from_bytes(hashlib.sha256(user_agent.encode()).digest()[:7], "big")
-            db.execute("INSERT INTO user_agents (id, value) VALUES (?, ?) "
-                       "ON CONFLICT DO NOTHING", [ua_id, user_agent])
+            db.execute("INSERT INTO user_agents (id, value, uses) VALUES (?, ?, 1) "
+                       "ON CONFLICT (id) DO UPDATE SET uses = user_agents.uses + 1",
+                       [ua_id, user_agent])
         db.execute(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
@@ -109,8 +110,16 @@ def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
                                  [consent_id, site_key])):
             figures.add(db, site_key, item["recorded_at"], item["revision"], item["action"],
                         item["categories"], item["vendors"], sign=-1)
+        agents = db.execute(
+            "SELECT user_agent_id, COUNT(*) FROM decisions WHERE consent_id = ? "
+            "AND site_key = ? AND user_agent_id IS NOT NULL GROUP BY user_agent_id",
+            [consent_id, site_key]).fetchall()
         count = db.execute("DELETE FROM decisions WHERE consent_id = ? AND site_key = ?",
                            [consent_id, site_key]).rowcount
+        # A rare user agent could single a visitor out: it goes with their last decision.
+        for ua_id, uses in agents:
+            db.execute("UPDATE user_agents SET uses = uses - ? WHERE id = ?", [uses, ua_id])
+            db.execute("DELETE FROM user_agents WHERE id = ? AND uses <= 0", [ua_id])
         db.execute("INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
                    "VALUES (?, ?, ?, ?)", [consent_hash, site_key, count, now_iso()])
     return count

@@ -53,8 +53,9 @@ STEPS = [
         PRIMARY KEY (site_key, number)
     );
     CREATE TABLE user_agents (
-        id INTEGER PRIMARY KEY,
-        value TEXT NOT NULL UNIQUE
+        id INTEGER PRIMARY KEY,      -- derived from the text (storage/decisions.py)
+        value TEXT NOT NULL,
+        uses INTEGER NOT NULL DEFAULT 0  -- decisions pointing here (none left after an erasure: deleted)
     );
     CREATE TABLE decisions (
         id INTEGER PRIMARY KEY,
