@@ -9,6 +9,9 @@ from flask.sessions import SecureCookieSessionInterface
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
+# Ids in URLs: bounded, so that a number too large for the database is a 404, not a 500.
+ID = "int(max=9223372036854775807)"
+
 
 class _SessionInterface(SecureCookieSessionInterface):
     """The session cookie is Secure whenever the request came over https (or config says so)."""

@@ -8,7 +8,7 @@ from server.db import get_db
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
-from . import bp
+from . import ID, bp
 from .auth import requires
 from .i18n import gettext as _
 
@@ -62,7 +62,7 @@ def _revision_or_404(key, number):
     return revision
 
 
-@bp.get("/sites/<key>/revisions/<int(max=9223372036854775807):number>/rollback")
+@bp.get(f"/sites/<key>/revisions/<{ID}:number>/rollback")
 @requires("viewer")
 def rollback(key, number):
     site = _site_or_404(key)
@@ -75,7 +75,7 @@ def rollback(key, number):
                            tab="revisions")
 
 
-@bp.post("/sites/<key>/revisions/<int(max=9223372036854775807):number>/rollback")
+@bp.post(f"/sites/<key>/revisions/<{ID}:number>/rollback")
 @requires("editor")
 def rollback_now(key, number):
     _site_or_404(key)

@@ -8,7 +8,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from server.db import get_db
 from server.storage import accounts
 
-from . import bp
+from . import ID, bp
 from .auth import error_page, requires
 from .i18n import gettext as _
 
@@ -52,7 +52,7 @@ def user_create():
                            values=request.form.to_dict()), 400
 
 
-@bp.post("/users/<int(max=9223372036854775807):user_id>")
+@bp.post(f"/users/<{ID}:user_id>")
 @requires("admin")
 def user_update(user_id):
     role = request.form.get("role")
@@ -98,7 +98,7 @@ def token_create():
                            new_token={"name": name, "token": token})
 
 
-@bp.post("/tokens/<int(max=9223372036854775807):token_id>/revoke")
+@bp.post(f"/tokens/<{ID}:token_id>/revoke")
 @requires("admin")
 def token_revoke(token_id):
     if accounts.revoke_token(get_db(), token_id, g.actor):
