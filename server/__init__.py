@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -34,8 +35,7 @@ def load_secret_key(instance_dir: Path) -> str:
         key = path.read_text().strip()
         if key:
             return key
-        import time
-        time.sleep(0.01)
+        time.sleep(0.01)  # another worker is writing it right now
     raise RuntimeError(f"{path} is empty")
 
 

@@ -177,10 +177,8 @@ def export_document(db, site_key=None) -> dict:
     out["vendors"] = [strip(v) for v in doc["vendors"]]
     out["sites"] = []
     for site in doc["sites"]:
-        site = dict(site)
-        site["categories"] = [strip(c) for c in site["categories"]]
-        site = {k: v for k, v in strip(site).items()}
-        site.setdefault("vendors", [])
+        site = strip(site)
+        site.setdefault("vendors", [])  # strip drops an empty list; a site lists its vendors
         out["sites"].append(site)
     return out
 

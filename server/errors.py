@@ -13,11 +13,9 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error_response(status: int, code: str, message: str, headers=None):
+def error_response(status: int, code: str, message: str):
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
     return response
 
 
