@@ -1,4 +1,5 @@
 """The admin web UI: a Flask blueprint mounted at /admin/, server-rendered with Jinja."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,8 +7,14 @@ from datetime import timedelta
 from flask import Blueprint, request
 from flask.sessions import SecureCookieSessionInterface
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 # Ids in URLs: bounded, so that a number too large for the database is a 404, not a 500.
 ID = "int(max=9223372036854775807)"
@@ -31,5 +38,13 @@ def _configure(state):
     app.permanent_session_lifetime = timedelta(hours=12)
 
 
-from . import (auth, i18n, log_views, organization_views, publish_views,  # noqa: E402,F401
-               registry_views, user_views)
+# The views register themselves on `bp`; they import it, so they come after it.
+from . import (  # noqa: E402, F401
+    auth,
+    i18n,
+    log_views,
+    organization_views,
+    publish_views,
+    registry_views,
+    user_views,
+)

@@ -1,4 +1,5 @@
 """Signing in and out, the session, CSRF tokens, roles, and slowing down password guessing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,14 +8,14 @@ import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from server.db import get_db
 from server.storage import accounts, throttle
 
 from . import bp
-from .i18n import LANGUAGES, gettext as _
+from .i18n import LANGUAGES
+from .i18n import gettext as _
 
 RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -46,8 +47,13 @@ def load_user_and_check_csrf():
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.form.get("csrf_token", "")
         if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-            return error_page(400, _("This form has expired or did not come from this site. "
-                                     "Go back, reload the page and try again."))
+            return error_page(
+                400,
+                _(
+                    "This form has expired or did not come from this site. "
+                    "Go back, reload the page and try again."
+                ),
+            )
     return None
 
 
@@ -63,12 +69,16 @@ def no_store(response):
 @bp.context_processor
 def _auth_helpers():
     role = g.user["role"] if getattr(g, "user", None) else None
-    return {"csrf_token": csrf_token, "user": getattr(g, "user", None),
-            "can": lambda needed: role is not None and RANK[role] >= RANK[needed]}
+    return {
+        "csrf_token": csrf_token,
+        "user": getattr(g, "user", None),
+        "can": lambda needed: role is not None and RANK[role] >= RANK[needed],
+    }
 
 
 def requires(role: str):
     """Refuse the view unless someone is signed in with at least `role`."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -77,16 +87,23 @@ def requires(role: str):
                     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
                 return error_page(401, _("Your session has ended. Sign in again."))
             if RANK[g.user["role"]] < RANK[role]:
-                return error_page(403, _("Your role ({role}) may not do this.",
-                                         role=_(g.user["role"])))
+                return error_page(
+                    403, _("Your role ({role}) may not do this.", role=_(g.user["role"]))
+                )
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin/") and not urlsplit(target).netloc \
-            and not target.startswith("//"):
+    if (
+        target
+        and target.startswith("/admin/")
+        and not urlsplit(target).netloc
+        and not target.startswith("//")
+    ):
         return target
     return url_for("admin.dashboard")
 
@@ -98,13 +115,17 @@ def login():
     if request.method == "POST":
         db = get_db()
         # Throttled per address without storing it: a keyed hash of the whole address.
-        address = hmac.new(current_app.config["SECRET_KEY"].encode(),
-                           (request.remote_addr or "unknown").encode(), hashlib.sha256
-                           ).hexdigest()[:24]
+        address = hmac.new(
+            current_app.config["SECRET_KEY"].encode(),
+            (request.remote_addr or "unknown").encode(),
+            hashlib.sha256,
+        ).hexdigest()[:24]
         wait = throttle.wait_seconds(db, email, address)
         if wait:
-            error, status = _("Too many failed attempts. Try again in {seconds} seconds.",
-                              seconds=wait), 429
+            error, status = (
+                _("Too many failed attempts. Try again in {seconds} seconds.", seconds=wait),
+                429,
+            )
         else:
             user = accounts.check_password(db, email, request.form.get("password", ""))
             if user is None:
@@ -161,4 +182,3 @@ def account():
             flash(_("Your password has been changed."))
             return redirect(url_for("admin.account"))
     return render_template("admin/account.html", errors=errors), 400 if errors else 200
-

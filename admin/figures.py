@@ -1,4 +1,5 @@
 """Consent figures from the daily rollups: pure arithmetic, no database access."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -41,16 +42,25 @@ def summarize(days: list[str], daily_rows, optin_rows, revision_keys: dict[int, 
                 acc, total = accepted.get((kind, key), {}).get(rev, 0), revision_totals[rev]
                 by_rev[rev] = (acc / total if total else 0.0, acc, total)
                 acc_sum, total_sum = acc_sum + acc, total_sum + total
-            out.append({"key": key, "rate": acc_sum / total_sum if total_sum else 0.0,
-                        "accepted": acc_sum, "decisions": total_sum, "by_revision": by_rev})
+            out.append(
+                {
+                    "key": key,
+                    "rate": acc_sum / total_sum if total_sum else 0.0,
+                    "accepted": acc_sum,
+                    "decisions": total_sum,
+                    "by_revision": by_rev,
+                }
+            )
         return out
 
     total = sum(revision_totals.values())
     overall = {a: sum(c[a] for c in per_day.values()) for a in ACTIONS}
     return {
         "days": [{"day": day, "total": sum(c.values()), **c} for day, c in per_day.items()],
-        "revisions": [{"revision": rev, "total": revision_totals[rev], **counts}
-                      for rev, counts in sorted(per_revision.items())],
+        "revisions": [
+            {"revision": rev, "total": revision_totals[rev], **counts}
+            for rev, counts in sorted(per_revision.items())
+        ],
         "total": total,
         "overall": overall,
         "categories": rates("category"),

@@ -1,4 +1,5 @@
 """Turning submitted forms into registry values, and registry problems back into field errors."""
+
 from __future__ import annotations
 
 import re
@@ -44,9 +45,12 @@ def cookies(form, name="cookies"):
             continue
         days = parts[1] if len(parts) > 1 else None
         # ASCII digits only ("²".isdigit() is true); anything else goes to the validator as typed.
-        out.append({"name": parts[0],
-                    "duration_days": int(days) if days and re.fullmatch(r"[0-9]{1,6}", days)
-                    else days})
+        out.append(
+            {
+                "name": parts[0],
+                "duration_days": int(days) if days and re.fullmatch(r"[0-9]{1,6}", days) else days,
+            }
+        )
     return out
 
 
@@ -64,7 +68,7 @@ def field_errors(problems: list[str], prefix: str, fields: set[str], line_fields
     by_field, general = {}, []
     for problem in problems:
         path, _sep, message = problem.partition(": ")
-        rel = path[len(prefix) + 1:] if prefix and path.startswith(prefix + ".") else None
+        rel = path[len(prefix) + 1 :] if prefix and path.startswith(prefix + ".") else None
         if rel is not None and rel in fields:
             by_field.setdefault(rel, []).append(_(message) if message else message)
             continue

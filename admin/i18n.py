@@ -1,4 +1,5 @@
 """The admin UI's two languages: English texts are the keys, Japanese the translations."""
+
 from __future__ import annotations
 
 from flask import session

@@ -1,8 +1,9 @@
 """Read-only pages over the logs: consent figures, the consent log and its export, the audit log."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import abort, current_app, render_template, request
 
@@ -17,7 +18,8 @@ from server.storage import revisions as revision_store
 from . import bp, charts
 from .auth import requires
 from .figures import ACTIONS, day_range, share, summarize
-from .i18n import gettext as _, pick
+from .i18n import gettext as _
+from .i18n import pick
 
 MAX_DAYS = 400
 
@@ -29,7 +31,7 @@ def _site_or_404(key):
     return site
 
 
-MAX_ID = 2 ** 63  # database integers end here
+MAX_ID = 2**63  # database integers end here
 
 
 def _date_arg(name):
@@ -46,7 +48,7 @@ def _date_arg(name):
 
 def _range(default_days=30):
     """(first, last, error) from ?from=&to= (inclusive dates, UTC days)."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first, last = _date_arg("from"), _date_arg("to")
     error = None
     if first is False or last is False:
@@ -77,32 +79,54 @@ def figures(key):
         if revision is None:
             continue
         content = revision["content"]
-        revision_keys[number] = {"category": [c["key"] for c in content["categories"]
-                                              if not c["required"]],
-                                 "vendor": [v["key"] for v in content["vendors"]]}
+        revision_keys[number] = {
+            "category": [c["key"] for c in content["categories"] if not c["required"]],
+            "vendor": [v["key"] for v in content["vendors"]],
+        }
         names["category"].update({c["key"]: pick(c["name"]) for c in content["categories"]})
         names["vendor"].update({v["key"]: v["name"] for v in content["vendors"]})
     result = summarize(days, daily, optins, revision_keys)
-    labels = {"accept_all": _("Accept all"), "reject_all": _("Reject all"),
-              "custom": _("Custom"), "withdraw": _("Withdrawn")}
+    labels = {
+        "accept_all": _("Accept all"),
+        "reject_all": _("Reject all"),
+        "custom": _("Custom"),
+        "withdraw": _("Withdrawn"),
+    }
     day_keys = [d["day"] for d in result["days"]]
     svg = {
-        "counts": charts.counts(_("Decisions per day"), day_keys,
-                                [d["total"] for d in result["days"]]),
-        "shares": charts.shares(_("Shares of accept all, reject all and custom per day"),
-                                day_keys, {a: [d[a] for d in result["days"]] for a in ACTIONS},
-                                labels),
-        "categories": charts.rates(_("Opt-in rate per category"),
-                                   [(names["category"].get(c["key"], c["key"]), c["rate"])
-                                    for c in result["categories"]]),
-        "vendors": charts.rates(_("Opt-in rate per vendor"),
-                                [(names["vendor"].get(v["key"], v["key"]), v["rate"])
-                                 for v in result["vendors"]]),
+        "counts": charts.counts(
+            _("Decisions per day"), day_keys, [d["total"] for d in result["days"]]
+        ),
+        "shares": charts.shares(
+            _("Shares of accept all, reject all and custom per day"),
+            day_keys,
+            {a: [d[a] for d in result["days"]] for a in ACTIONS},
+            labels,
+        ),
+        "categories": charts.rates(
+            _("Opt-in rate per category"),
+            [(names["category"].get(c["key"], c["key"]), c["rate"]) for c in result["categories"]],
+        ),
+        "vendors": charts.rates(
+            _("Opt-in rate per vendor"),
+            [(names["vendor"].get(v["key"], v["key"]), v["rate"]) for v in result["vendors"]],
+        ),
     }
-    return render_template("admin/figures.html", site=site, tab="figures", first=days[0],
-                           last=days[-1], error=error, r=result, svg=svg, labels=labels,
-                           names=names, share=share, actions=ACTIONS,
-                           colours=charts.ACTION_COLOURS), 400 if error else 200
+    return render_template(
+        "admin/figures.html",
+        site=site,
+        tab="figures",
+        first=days[0],
+        last=days[-1],
+        error=error,
+        r=result,
+        svg=svg,
+        labels=labels,
+        names=names,
+        share=share,
+        actions=ACTIONS,
+        colours=charts.ACTION_COLOURS,
+    ), 400 if error else 200
 
 
 @bp.get("/consents")
@@ -116,10 +140,15 @@ def consents():
         for site_key in sites:
             found += decision_log.for_consent(db, consent_id, site_key)
         found.sort(key=lambda d: d["recorded_at"])
-    today = datetime.now(timezone.utc).date()
-    return render_template("admin/consents.html", consent_id=consent_id, found=found,
-                           sites=sites, today=today.isoformat(),
-                           month_ago=(today - timedelta(days=30)).isoformat())
+    today = datetime.now(UTC).date()
+    return render_template(
+        "admin/consents.html",
+        consent_id=consent_id,
+        found=found,
+        sites=sites,
+        today=today.isoformat(),
+        month_ago=(today - timedelta(days=30)).isoformat(),
+    )
 
 
 @bp.get("/consents/export")
@@ -167,14 +196,24 @@ def audit():
         abort(400)
     if before_id is not None and not 1 <= before_id < MAX_ID:
         abort(400)
-    entries = audit_store.entries(db, site_key=site_key, actor=actor, limit=50,
-                                  before_id=before_id)
+    entries = audit_store.entries(db, site_key=site_key, actor=actor, limit=50, before_id=before_id)
     for entry in entries:
         entry["differences"] = _differences(entry["before"], entry["after"])
-        entry["before_text"] = None if entry["before"] is None else \
-            json.dumps(entry["before"], ensure_ascii=False, indent=1)
-        entry["after_text"] = None if entry["after"] is None else \
-            json.dumps(entry["after"], ensure_ascii=False, indent=1)
-    return render_template("admin/audit.html", entries=entries, site_key=site_key or "",
-                           actor=actor or "", sites=registry_store.site_keys(db),
-                           older=entries[-1]["id"] if len(entries) == 50 else None)
+        entry["before_text"] = (
+            None
+            if entry["before"] is None
+            else json.dumps(entry["before"], ensure_ascii=False, indent=1)
+        )
+        entry["after_text"] = (
+            None
+            if entry["after"] is None
+            else json.dumps(entry["after"], ensure_ascii=False, indent=1)
+        )
+    return render_template(
+        "admin/audit.html",
+        entries=entries,
+        site_key=site_key or "",
+        actor=actor or "",
+        sites=registry_store.site_keys(db),
+        older=entries[-1]["id"] if len(entries) == 50 else None,
+    )

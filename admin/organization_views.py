@@ -3,6 +3,7 @@
 Saved the way every registry edit is (registry_views.change): load, edit, validate the whole,
 save with audit entries, all in one transaction.
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -35,9 +36,14 @@ def _org_page(values=None, errors=None, general=None, status=200):
     doc = registry_store.load(get_db())
     org = doc.get("organization") or {}
     return render_template(
-        "admin/organization.html", organization=org, sections=org.get("sections") or [],
-        values=values if values is not None else _org_values(org), errors=errors or {},
-        general=general or [], required_langs=_languages(doc)), status
+        "admin/organization.html",
+        organization=org,
+        sections=org.get("sections") or [],
+        values=values if values is not None else _org_values(org),
+        errors=errors or {},
+        general=general or [],
+        required_langs=_languages(doc),
+    ), status
 
 
 def _section_index(org, key):
@@ -56,14 +62,17 @@ def organization():
 @bp.post("/organization")
 @requires("editor")
 def organization_save():
-    fields = {"name": forms.texts(request.form, "name"),
-              "privacy_policy_url": forms.text(request.form, "privacy_policy_url")}
+    fields = {
+        "name": forms.texts(request.form, "name"),
+        "privacy_policy_url": forms.text(request.form, "privacy_policy_url"),
+    }
     fields = {k: v for k, v in fields.items() if v is not None}
 
     def mutate(doc):
         old = doc.get("organization") or {}
         doc["organization"] = {**fields, "sections": old.get("sections") or []}
         return "organization"
+
     try:
         change(mutate)
     except Invalid as error:
@@ -75,10 +84,13 @@ def organization_save():
 
 # Sections
 
+
 def _section_from_form(form, key=None):
-    return {"key": key or forms.text(form, "key"),
-            "title": forms.texts(form, "title"),
-            "body": forms.texts(form, "body")}
+    return {
+        "key": key or forms.text(form, "key"),
+        "title": forms.texts(form, "title"),
+        "body": forms.texts(form, "body"),
+    }
 
 
 def _section_values(section):
@@ -95,13 +107,20 @@ def _section_form(key=None):
     errors, general = {}, []
 
     def page(values, status=200):
-        return render_template("admin/section_form.html", values=values, errors=errors,
-                               general=general, is_new=is_new, key=key,
-                               required_langs=required_langs), status
+        return render_template(
+            "admin/section_form.html",
+            values=values,
+            errors=errors,
+            general=general,
+            is_new=is_new,
+            key=key,
+            required_langs=required_langs,
+        ), status
 
     if request.method == "GET":
-        return page({} if is_new else _section_values(_section_index(doc.get("organization"),
-                                                                     key)[1]))
+        return page(
+            {} if is_new else _section_values(_section_index(doc.get("organization"), key)[1])
+        )
     section = _section_from_form(request.form, key)
 
     def mutate(doc):
@@ -112,13 +131,15 @@ def _section_form(key=None):
         if is_new:
             prefix = f"organization.sections[{len(sections)}]"
             if any(s["key"] == section["key"] for s in sections):
-                raise Invalid([f"{prefix}.key: " + _("a section with this key already exists")],
-                              prefix)
+                raise Invalid(
+                    [f"{prefix}.key: " + _("a section with this key already exists")], prefix
+                )
             sections.append(section)
             return prefix
         index, _old = _section_index(org, key)
         sections[index] = section
         return f"organization.sections[{index}]"
+
     try:
         change(mutate)
     except Invalid as error:
@@ -174,6 +195,7 @@ def section_move(key):
         target = min(max(position + step, 0), len(sections) - 1)
         sections.insert(target, sections.pop(position))
         return ""
+
     return _sections_change(mutate, _("Section {key} moved.", key=key))
 
 
@@ -185,4 +207,5 @@ def section_delete(key):
         position, _item = _section_index(org, key)
         del org["sections"][position]
         return ""
+
     return _sections_change(mutate, _("Section {key} removed.", key=key))

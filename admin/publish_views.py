@@ -1,4 +1,5 @@
 """Publishing: the diff of the draft against the live revision, publishing, rollback, embedding."""
+
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -29,8 +30,15 @@ def publish(key):
     draft = revision_store.compile_current(db, key)
     same = latest is not None and compiler.content_hash(draft) == latest["content_hash"]
     changes = [] if same else compiler.diff(latest["content"] if latest else None, draft)
-    return render_template("admin/publish.html", site=site, latest=latest, changes=changes,
-                           needs=compiler.needs_decision(changes), same=same, tab="publish")
+    return render_template(
+        "admin/publish.html",
+        site=site,
+        latest=latest,
+        changes=changes,
+        needs=compiler.needs_decision(changes),
+        same=same,
+        tab="publish",
+    )
 
 
 @bp.post("/sites/<key>/publish")
@@ -39,9 +47,15 @@ def publish_now(key):
     _site_or_404(key)
     revision, created = revision_store.publish(get_db(), key, g.actor)
     if created:
-        flash(_("Published revision {n}.", n=revision["number"]) + " " +
-              (_("Visitors will be asked again.") if revision["needs_decision"]
-               else _("Visitors keep their decisions.")))
+        flash(
+            _("Published revision {n}.", n=revision["number"])
+            + " "
+            + (
+                _("Visitors will be asked again.")
+                if revision["needs_decision"]
+                else _("Visitors keep their decisions.")
+            )
+        )
     else:
         flash(_("Nothing to publish: the live revision is already the same."))
     return redirect(url_for("admin.revisions", key=key))
@@ -51,8 +65,12 @@ def publish_now(key):
 @requires("viewer")
 def revisions(key):
     site = _site_or_404(key)
-    return render_template("admin/revisions.html", site=site, tab="revisions",
-                           history=revision_store.history(get_db(), key))
+    return render_template(
+        "admin/revisions.html",
+        site=site,
+        tab="revisions",
+        history=revision_store.history(get_db(), key),
+    )
 
 
 def _revision_or_404(key, number):
@@ -68,11 +86,20 @@ def rollback(key, number):
     site = _site_or_404(key)
     old = _revision_or_404(key, number)
     latest = revision_store.get(get_db(), key)
-    changes = compiler.diff(latest["content"], old["content"]) \
-        if latest["content_hash"] != old["content_hash"] else []
-    return render_template("admin/rollback.html", site=site, old=old, latest=latest,
-                           changes=changes, needs=compiler.needs_decision(changes),
-                           tab="revisions")
+    changes = (
+        compiler.diff(latest["content"], old["content"])
+        if latest["content_hash"] != old["content_hash"]
+        else []
+    )
+    return render_template(
+        "admin/rollback.html",
+        site=site,
+        old=old,
+        latest=latest,
+        changes=changes,
+        needs=compiler.needs_decision(changes),
+        tab="revisions",
+    )
 
 
 @bp.post(f"/sites/<key>/revisions/<{ID}:number>/rollback")
@@ -82,8 +109,13 @@ def rollback_now(key, number):
     old = _revision_or_404(key, number)
     revision, created = revision_store.publish(get_db(), key, g.actor, content=old["content"])
     if created:
-        flash(_("Published revision {n} with the content of revision {old}.",
-                n=revision["number"], old=number))
+        flash(
+            _(
+                "Published revision {n} with the content of revision {old}.",
+                n=revision["number"],
+                old=number,
+            )
+        )
     else:
         flash(_("Nothing to publish: the live revision is already the same."))
     return redirect(url_for("admin.revisions", key=key))
@@ -96,5 +128,6 @@ def embed(key):
     latest = revision_store.get(get_db(), key)
     config = compiler.public_config(latest) if latest else None
     script_url = request.host_url.rstrip("/") + f"/w/{key}.js"
-    return render_template("admin/embed.html", site=site, config=config, tab="embed",
-                           script_url=script_url)
+    return render_template(
+        "admin/embed.html", site=site, config=config, tab="embed", script_url=script_url
+    )

@@ -1,4 +1,5 @@
 """Users and API tokens: admins only."""
+
 from __future__ import annotations
 
 import secrets
@@ -16,8 +17,13 @@ from .i18n import gettext as _
 @bp.get("/users")
 @requires("admin")
 def users():
-    return render_template("admin/users.html", users=accounts.list_users(get_db()),
-                           roles=accounts.ROLES, errors={}, values={"role": "editor"})
+    return render_template(
+        "admin/users.html",
+        users=accounts.list_users(get_db()),
+        roles=accounts.ROLES,
+        errors={},
+        values={"role": "editor"},
+    )
 
 
 @bp.post("/users")
@@ -43,13 +49,21 @@ def user_create():
             errors["email"] = [_("A user with this email already exists.")]
         else:
             flash(_("User {email} created.", email=email))
-            return render_template("admin/users.html", users=accounts.list_users(db),
-                                   roles=accounts.ROLES, errors={}, values={"role": "editor"},
-                                   shown_once={"email": email, "password": password}
-                                   if generated else None)
-    return render_template("admin/users.html", users=accounts.list_users(db),
-                           roles=accounts.ROLES, errors=errors,
-                           values=request.form.to_dict()), 400
+            return render_template(
+                "admin/users.html",
+                users=accounts.list_users(db),
+                roles=accounts.ROLES,
+                errors={},
+                values={"role": "editor"},
+                shown_once={"email": email, "password": password} if generated else None,
+            )
+    return render_template(
+        "admin/users.html",
+        users=accounts.list_users(db),
+        roles=accounts.ROLES,
+        errors=errors,
+        values=request.form.to_dict(),
+    ), 400
 
 
 @bp.post(f"/users/<{ID}:user_id>")
@@ -73,8 +87,13 @@ def user_update(user_id):
 @bp.get("/tokens")
 @requires("admin")
 def tokens():
-    return render_template("admin/tokens.html", tokens=accounts.list_tokens(get_db()),
-                           roles=accounts.ROLES, errors={}, values={"role": "viewer"})
+    return render_template(
+        "admin/tokens.html",
+        tokens=accounts.list_tokens(get_db()),
+        roles=accounts.ROLES,
+        errors={},
+        values={"role": "viewer"},
+    )
 
 
 @bp.post("/tokens")
@@ -89,13 +108,22 @@ def token_create():
     if role not in accounts.ROLES:
         errors["role"] = [_("Choose a role.")]
     if errors:
-        return render_template("admin/tokens.html", tokens=accounts.list_tokens(db),
-                               roles=accounts.ROLES, errors=errors,
-                               values=request.form.to_dict()), 400
+        return render_template(
+            "admin/tokens.html",
+            tokens=accounts.list_tokens(db),
+            roles=accounts.ROLES,
+            errors=errors,
+            values=request.form.to_dict(),
+        ), 400
     token = accounts.create_token(db, name, role, actor=g.actor)
-    return render_template("admin/tokens.html", tokens=accounts.list_tokens(db),
-                           roles=accounts.ROLES, errors={}, values={"role": "viewer"},
-                           new_token={"name": name, "token": token})
+    return render_template(
+        "admin/tokens.html",
+        tokens=accounts.list_tokens(db),
+        roles=accounts.ROLES,
+        errors={},
+        values={"role": "viewer"},
+        new_token={"name": name, "token": token},
+    )
 
 
 @bp.post(f"/tokens/<{ID}:token_id>/revoke")

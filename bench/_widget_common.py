@@ -1,4 +1,5 @@
 """Shared by the widget benchmarks: a temporary database with the demo sites and a 30-vendor site."""
+
 from __future__ import annotations
 
 import copy
@@ -35,8 +36,9 @@ def make_app(origins: list[str]):
         vendor["name"] = f"Vendor {i:02d} Analytics Platform"
         vendor["recipient"] = f"Vendor {i:02d} Inc."
         doc["vendors"].append(vendor)
-        big["vendors"].append({"vendor": vendor["key"],
-                               "category": ["functional", "analytics", "advertising"][i % 3]})
+        big["vendors"].append(
+            {"vendor": vendor["key"], "category": ["functional", "analytics", "advertising"][i % 3]}
+        )
     doc["sites"].append(big)
     registry_store.apply(db, doc, "bench")
     for key in ("news", "shop", "big"):
@@ -48,8 +50,12 @@ def make_app(origins: list[str]):
 def vanilla_cookieconsent() -> Path:
     """vanilla-cookieconsent 3.1.0 from `npm pack` into a temporary folder (never committed)."""
     tmp = Path(tempfile.mkdtemp(prefix="vcc-"))
-    subprocess.run(["npm", "pack", "vanilla-cookieconsent@3.1.0", "--silent"], cwd=tmp, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "pack", "vanilla-cookieconsent@3.1.0", "--silent"],
+        cwd=tmp,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     tarball = next(tmp.glob("vanilla-cookieconsent-*.tgz"))
     with tarfile.open(tarball) as tar:
         tar.extractall(tmp, filter="data")

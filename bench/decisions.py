@@ -8,6 +8,7 @@ then drives it with wrk (a separate process, Lua script for the POST) for each e
 Prints requests/s and p50/p99 latency, and bytes per stored decision. Needs `wrk`
 (Debian package); `make bench` installs it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,23 @@ def wait_ready(port):
 
 
 def run_wrk(url, script, seconds, connections, threads):
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                          "-s", script, url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
     requests, errors, duration_us, p50, p99, worst = match.groups()
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": int(requests) / (int(duration_us) / 1e6), "requests": int(requests),
-            "errors": int(errors) + (int(non2xx.group(1)) if non2xx else 0),
-            "p50_ms": float(p50) / 1000, "p99_ms": float(p99) / 1000, "max_ms": float(worst) / 1000}
+    return {
+        "rps": int(requests) / (int(duration_us) / 1e6),
+        "requests": int(requests),
+        "errors": int(errors) + (int(non2xx.group(1)) if non2xx else 0),
+        "p50_ms": float(p50) / 1000,
+        "p99_ms": float(p99) / 1000,
+        "max_ms": float(worst) / 1000,
+    }
 
 
 def main():
@@ -77,8 +87,12 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="run the endpoints in turn this many times; report each one's median")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="run the endpoints in turn this many times; report each one's median",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it)")
@@ -86,18 +100,29 @@ def main():
     db_path = work / "bench.db"
     env = dict(os.environ, PRIVACY_CENTER_DB=str(db_path))
     cli = [sys.executable, "-m", "server"]
-    subprocess.run(cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT,
-                   capture_output=True)
+    subprocess.run(
+        cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT, capture_output=True
+    )
     port = free_port()
-    server = subprocess.Popen(cli + ["serve", "--port", str(port), "--workers", str(args.workers)],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        cli + ["serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_ready(port)
-        body = json.dumps({"revision": 1, "action": "custom", "language": "ja",
-                           "page_url": "https://news.sakura-media.example/articles/2026/11/27/1",
-                           "categories": {"functional": True, "analytics": True,
-                                          "advertising": False}})
+        body = json.dumps(
+            {
+                "revision": 1,
+                "action": "custom",
+                "language": "ja",
+                "page_url": "https://news.sakura-media.example/articles/2026/11/27/1",
+                "categories": {"functional": True, "analytics": True, "advertising": False},
+            }
+        )
         post = work / "post.lua"
         post.write_text(LUA_POST % (body, ORIGIN) + LUA_REPORT)
         get = work / "get.lua"
@@ -107,40 +132,57 @@ def main():
         # Interleaved rounds: a slow spell of the machine hits every endpoint alike.
         for _ in range(args.rounds):
             for name, url, script in (
-                    ("trivial (GET /healthz)", f"{base}/healthz", get),
-                    ("decisions (POST)", f"{base}/api/v1/sites/news/decisions", post),
-                    ("config (GET)", f"{base}/api/v1/sites/news/config", get)):
+                ("trivial (GET /healthz)", f"{base}/healthz", get),
+                ("decisions (POST)", f"{base}/api/v1/sites/news/decisions", post),
+                ("config (GET)", f"{base}/api/v1/sites/news/config", get),
+            ):
                 runs.setdefault(name, []).append(
-                    run_wrk(url, str(script), args.seconds, args.connections, args.threads))
-        results = {name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
-                   for name, rs in runs.items()}
-        ratios = sorted(d["rps"] / t["rps"] for d, t in
-                        zip(runs["decisions (POST)"], runs["trivial (GET /healthz)"]))
+                    run_wrk(url, str(script), args.seconds, args.connections, args.threads)
+                )
+        results = {
+            name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for name, rs in runs.items()
+        }
+        ratios = sorted(
+            d["rps"] / t["rps"]
+            for d, t in zip(runs["decisions (POST)"], runs["trivial (GET /healthz)"], strict=True)
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
     sys.path.insert(0, str(ROOT))
     from server.storage import connect
+
     db = connect(db_path)
     count = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("VACUUM")
     page_size = db.execute("PRAGMA page_size").fetchone()[0]
-    pages = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name IN "
-                       "('decisions', 'decisions_consent', 'decisions_site_time')").fetchone()[0] \
-        if _has_dbstat(db) else None
+    pages = (
+        db.execute(
+            "SELECT SUM(pgsize) FROM dbstat WHERE name IN "
+            "('decisions', 'decisions_consent', 'decisions_site_time')"
+        ).fetchone()[0]
+        if _has_dbstat(db)
+        else None
+    )
     total = db_path.stat().st_size
     db.conn.close()
-    print(f"server: gunicorn, {args.workers} sync workers; load: wrk -t{args.threads} "
-          f"-c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds (medians); "
-          f"{os.cpu_count()} cores shared by both")
+    print(
+        f"server: gunicorn, {args.workers} sync workers; load: wrk -t{args.threads} "
+        f"-c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds (medians); "
+        f"{os.cpu_count()} cores shared by both"
+    )
     print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
     for name, r in results.items():
-        print(f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['max_ms']:8.2f} {r['errors']:7d}")
+        print(
+            f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['max_ms']:8.2f} {r['errors']:7d}"
+        )
     print("decisions / trivial, per round: " + ", ".join(f"{r:.0%}" for r in ratios))
-    print(f"decisions stored: {count}; database file {total / 1e6:.1f} MB after VACUUM "
-          f"({page_size}-byte pages)")
+    print(
+        f"decisions stored: {count}; database file {total / 1e6:.1f} MB after VACUUM "
+        f"({page_size}-byte pages)"
+    )
     if pages is not None and count:
         print(f"bytes per stored decision (table + its two indexes): {pages / count:.0f}")
     shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,7 @@ same compact choices, same rollups), then prints:
 
     .venv/bin/python bench/figures.py [--decisions 10000000] [--db build/bench-figures.db]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,17 +32,19 @@ sys.path.insert(0, str(ROOT))
 from server import create_app  # noqa: E402
 from server.storage import accounts, connect, migrate  # noqa: E402
 from server.storage import decisions as decision_log  # noqa: E402
-from server.storage.decisions import _bits  # noqa: E402
-from server.storage.util import iso_to_ms  # noqa: E402
 from server.storage import figures as figures_store  # noqa: E402
 from server.storage import registry as registry_store  # noqa: E402
 from server.storage import revisions as revision_store  # noqa: E402
+from server.storage.decisions import _bits  # noqa: E402
+from server.storage.util import iso_to_ms  # noqa: E402
 
 DAYS = 90
-USER_AGENTS = ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1",
-               "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36",
-               "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Version/17.4 Safari/605.1.15",
-               "Mozilla/5.0 (Linux; Android 14) Chrome/124.0 Mobile Safari/537.36"]
+USER_AGENTS = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (Linux; Android 14) Chrome/124.0 Mobile Safari/537.36",
+]
 
 
 def patterns(content):
@@ -54,6 +57,7 @@ def patterns(content):
         cats = {c["key"]: c["required"] or c["key"] in accepted for c in content["categories"]}
         vens = {k: cats[c] and k not in vendor_off for k, c in vendors}
         return cats, vens
+
     out = [(45, "accept_all", *choice(set(optional))), (30, "reject_all", *choice(set()))]
     for i in range(1, 2 ** len(optional) - 1):
         accepted = {k for j, k in enumerate(optional) if i >> j & 1}
@@ -95,22 +99,32 @@ def generate(db, total, first_day):
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA journal_mode = MEMORY")
     db.execute("PRAGMA cache_size = -500000")
-    index_sql = [row[0] for row in db.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' "
-        "AND sql IS NOT NULL")]
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
-                              "AND tbl_name = 'decisions' AND sql IS NOT NULL").fetchall():
+    index_sql = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' "
+        "AND tbl_name = 'decisions' AND sql IS NOT NULL"
+    ).fetchall():
         db.execute(f"DROP INDEX {name}")
-    ua_ids = [db.execute("INSERT INTO user_agents (value) VALUES (?)", [ua]).lastrowid
-              for ua in USER_AGENTS]
+    ua_ids = [
+        db.execute("INSERT INTO user_agents (value) VALUES (?)", [ua]).lastrowid
+        for ua in USER_AGENTS
+    ]
     ua_uses = collections.Counter()
     daily, optins = collections.Counter(), collections.Counter()
     rng = random.Random(7)
     per_day = total // DAYS
     inserted = 0
-    sql = ("INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
-           "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    sql = (
+        "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
+        "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     started = time.perf_counter()
     db.execute("BEGIN")
     for d in range(DAYS):
@@ -134,23 +148,38 @@ def generate(db, total, first_day):
                 for key, on in vens.items():
                     if on:
                         optins[(site_key, day, number, "vendor", key)] += times
-            for pick, ms in zip(picks, seconds):
+            for pick, ms in zip(picks, seconds, strict=True):
                 _, action, _, _, cats_bits, vens_bits = mix[pick]
-                rows.append((secrets.token_urlsafe(16), site_key, number, action, cats_bits,
-                             vens_bits, "ja", f"https://{site_key}.sakura-media.example/p/{ms % 997}",
-                             0, day_ms + ms,
-                             ua_ids[ms % len(ua_ids)], f"{ms % 65536:016x}"))
+                rows.append(
+                    (
+                        secrets.token_urlsafe(16),
+                        site_key,
+                        number,
+                        action,
+                        cats_bits,
+                        vens_bits,
+                        "ja",
+                        f"https://{site_key}.sakura-media.example/p/{ms % 997}",
+                        0,
+                        day_ms + ms,
+                        ua_ids[ms % len(ua_ids)],
+                        f"{ms % 65536:016x}",
+                    )
+                )
                 ua_uses[ua_ids[ms % len(ua_ids)]] += 1
         db.conn.executemany(sql, rows)
         inserted += len(rows)
         if d % 10 == 9:
             print(f"  {inserted:,} decisions ({time.perf_counter() - started:.0f} s)", flush=True)
-    db.conn.executemany("UPDATE user_agents SET uses = ? WHERE id = ?",
-                        [(n, ua_id) for ua_id, n in ua_uses.items()])
-    db.conn.executemany("INSERT INTO figures_daily VALUES (?, ?, ?, ?, ?)",
-                        [(*k, v) for k, v in daily.items()])
-    db.conn.executemany("INSERT INTO figures_optins VALUES (?, ?, ?, ?, ?, ?)",
-                        [(*k, v) for k, v in optins.items()])
+    db.conn.executemany(
+        "UPDATE user_agents SET uses = ? WHERE id = ?", [(n, ua_id) for ua_id, n in ua_uses.items()]
+    )
+    db.conn.executemany(
+        "INSERT INTO figures_daily VALUES (?, ?, ?, ?, ?)", [(*k, v) for k, v in daily.items()]
+    )
+    db.conn.executemany(
+        "INSERT INTO figures_optins VALUES (?, ?, ?, ?, ?, ?)", [(*k, v) for k, v in optins.items()]
+    )
     db.execute("COMMIT")
     print(f"  inserted in {time.perf_counter() - started:.0f} s; rebuilding indexes", flush=True)
     t = time.perf_counter()
@@ -166,8 +195,10 @@ def page_times(path, first, last, runs=7):
     app = create_app({"DATABASE": path, "SECRET_KEY": "bench"})
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post("/admin/login", data={"email": "bench@example.com",
-                                      "password": "bench password 1", "csrf_token": token})
+    client.post(
+        "/admin/login",
+        data={"email": "bench@example.com", "password": "bench password 1", "csrf_token": token},
+    )
     url = f"/admin/sites/shop/figures?from={first}&to={last}"
     times = []
     for _ in range(runs):
@@ -183,12 +214,23 @@ def record_costs(path, rounds=200):
     """Mean time of record() with and without the rollup upkeep, interleaved, on the big file."""
     db = connect(path)
     revision = revision_store.get(db, "shop")
-    choice = {"revision": revision["number"], "action": "custom",
-              "categories": {"necessary": True, "functional": True, "analytics": True,
-                             "advertising": False},
-              "vendors": {v["key"]: v["category"] in ("functional", "analytics")
-                          for v in revision["content"]["vendors"]},
-              "language": "ja", "page_url": "https://shop.sakura-media.example/", "gpc": False}
+    choice = {
+        "revision": revision["number"],
+        "action": "custom",
+        "categories": {
+            "necessary": True,
+            "functional": True,
+            "analytics": True,
+            "advertising": False,
+        },
+        "vendors": {
+            v["key"]: v["category"] in ("functional", "analytics")
+            for v in revision["content"]["vendors"]
+        },
+        "language": "ja",
+        "page_url": "https://shop.sakura-media.example/",
+        "gpc": False,
+    }
     real_add = figures_store.add
     with_rollups, without, uncounted = [], [], []
     for i in range(rounds * 2):
@@ -224,20 +266,25 @@ def main():
     size = sum(os.path.getsize(args.db + s) for s in ("", "-wal") if os.path.exists(args.db + s))
     db = connect(args.db)
     count = db.execute("SELECT MAX(id) FROM decisions").fetchone()[0]
-    rollup_rows = db.execute("SELECT (SELECT COUNT(*) FROM figures_daily) + "
-                             "(SELECT COUNT(*) FROM figures_optins)").fetchone()[0]
+    rollup_rows = db.execute(
+        "SELECT (SELECT COUNT(*) FROM figures_daily) + (SELECT COUNT(*) FROM figures_optins)"
+    ).fetchone()[0]
     db.conn.close()
     print(f"decisions: {count:,}; rollup rows: {rollup_rows:,}")
     print(f"database size: {size / 2**30:.2f} GiB ({size / count:.0f} bytes per decision)")
     first30 = (last_day - timedelta(days=29)).isoformat()
     times, shown = page_times(args.db, first30, last_day.isoformat())
-    print(f"figures page, 30 days ({shown} decisions of shop): first {times[0] * 1000:.0f} ms, "
-          f"median {statistics.median(times[1:]) * 1000:.0f} ms, max {max(times[1:]) * 1000:.0f} ms")
+    print(
+        f"figures page, 30 days ({shown} decisions of shop): first {times[0] * 1000:.0f} ms, "
+        f"median {statistics.median(times[1:]) * 1000:.0f} ms, max {max(times[1:]) * 1000:.0f} ms"
+    )
     with_rollups, without = record_costs(args.db)
-    print(f"record(): with rollups median {statistics.median(with_rollups) * 1000:.2f} ms, "
-          f"without {statistics.median(without) * 1000:.2f} ms "
-          f"(extra {1000 * (statistics.median(with_rollups) - statistics.median(without)):.2f} ms; "
-          f"synchronous=FULL, {len(with_rollups)} each)")
+    print(
+        f"record(): with rollups median {statistics.median(with_rollups) * 1000:.2f} ms, "
+        f"without {statistics.median(without) * 1000:.2f} ms "
+        f"(extra {1000 * (statistics.median(with_rollups) - statistics.median(without)):.2f} ms; "
+        f"synchronous=FULL, {len(with_rollups)} each)"
+    )
 
 
 if __name__ == "__main__":

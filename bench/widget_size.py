@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/widget_size.py   (needs npm for the comparison; a few seconds)
 """
+
 from __future__ import annotations
 
 import gzip
@@ -17,24 +18,39 @@ from _widget_common import make_app, vanilla_cookieconsent  # noqa: E402
 def main():
     client = make_app([]).test_client()
     rows = []
-    for key, label in (("news", "ours: demo site news (5 vendors)"),
-                       ("shop", "ours: demo site shop (4 vendors)"),
-                       ("big", "ours: site with 30 vendors")):
+    for key, label in (
+        ("news", "ours: demo site news (5 vendors)"),
+        ("shop", "ours: demo site shop (4 vendors)"),
+        ("big", "ours: site with 30 vendors"),
+    ):
         raw = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "identity"}).data
         gz = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "gzip"}).data
         br = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "br"}).data
         rows.append((label, len(raw), len(gz), len(br)))
         config = client.get(f"/api/v1/sites/{key}/config").data
-        rows.append((f"  + details on first Customize ({key} config)", len(config),
-                     len(gzip.compress(config, 9)), len(brotli.compress(config))))
+        rows.append(
+            (
+                f"  + details on first Customize ({key} config)",
+                len(config),
+                len(gzip.compress(config, 9)),
+                len(brotli.compress(config)),
+            )
+        )
     try:
         dist = vanilla_cookieconsent()
-        code = (dist / "cookieconsent.umd.js").read_bytes() + (dist / "cookieconsent.css").read_bytes()
+        code = (dist / "cookieconsent.umd.js").read_bytes() + (
+            dist / "cookieconsent.css"
+        ).read_bytes()
         js = (dist / "cookieconsent.umd.js").read_bytes()
         css = (dist / "cookieconsent.css").read_bytes()
-        rows.append(("vanilla-cookieconsent 3.1.0 js + css, before any configuration", len(code),
-                     len(gzip.compress(js, 9)) + len(gzip.compress(css, 9)),
-                     len(brotli.compress(js)) + len(brotli.compress(css))))
+        rows.append(
+            (
+                "vanilla-cookieconsent 3.1.0 js + css, before any configuration",
+                len(code),
+                len(gzip.compress(js, 9)) + len(gzip.compress(css, 9)),
+                len(brotli.compress(js)) + len(brotli.compress(css)),
+            )
+        )
     except Exception as error:  # noqa: BLE001 - the comparison needs npm; ours stands alone
         print(f"(vanilla-cookieconsent skipped: {error})")
     print(f"{'what':64} {'raw':>8} {'gzip -9':>8} {'brotli':>8}")

@@ -5,6 +5,7 @@ Three set-ups on the same page served from 127.0.0.2, scripts from 127.0.0.1: ou
 draws a dialog with three buttons in a shadow root (the practical limit). Each load is a fresh
 browser context (cold cache). Run: .venv/bin/python bench/widget_speed.py [loads]
 """
+
 from __future__ import annotations
 
 import statistics
@@ -47,13 +48,17 @@ def serve(host, app):
 
 def main():
     import logging
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     loads = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     from playwright.sync_api import sync_playwright
+
     dist = vanilla_cookieconsent()
-    statics = {"/bare.js": (BARE, "text/javascript"),
-               "/vcc.js": ((dist / "cookieconsent.umd.js").read_bytes(), "text/javascript"),
-               "/vcc.css": ((dist / "cookieconsent.css").read_bytes(), "text/css")}
+    statics = {
+        "/bare.js": (BARE, "text/javascript"),
+        "/vcc.js": ((dist / "cookieconsent.umd.js").read_bytes(), "text/javascript"),
+        "/vcc.css": ((dist / "cookieconsent.css").read_bytes(), "text/css"),
+    }
 
     @Request.application
     def static(request):
@@ -76,33 +81,48 @@ def main():
     _, server_url = serve("127.0.0.1", app)
     body = "<main><h1>Article</h1>" + "<p>Text of the article.</p>" * 30 + "</main>"
     head = '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    pages["/ours"] = f'{head}<script src="{server_url}/w/news.js"></script></head><body>{body}</body></html>'
-    pages["/bare"] = f'{head}<script src="{static_url}/bare.js"></script></head><body>{body}</body></html>'
-    pages["/vcc"] = (f'{head}<link rel="stylesheet" href="{static_url}/vcc.css">'
-                     f'<script src="{static_url}/vcc.js"></script></head><body>{body}'
-                     f'<script>{VCC_CONFIG}</script></body></html>')
+    pages["/ours"] = (
+        f'{head}<script src="{server_url}/w/news.js"></script></head><body>{body}</body></html>'
+    )
+    pages["/bare"] = (
+        f'{head}<script src="{static_url}/bare.js"></script></head><body>{body}</body></html>'
+    )
+    pages["/vcc"] = (
+        f'{head}<link rel="stylesheet" href="{static_url}/vcc.css">'
+        f'<script src="{static_url}/vcc.js"></script></head><body>{body}'
+        f"<script>{VCC_CONFIG}</script></body></html>"
+    )
     results = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--disable-gpu", "--disable-quic", "--no-sandbox"])
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--disable-gpu", "--disable-quic", "--no-sandbox"],
+        )
         for name in ("bare", "ours", "vcc"):
             times = []
             for _ in range(loads + 1):
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(page_url + "/" + name, wait_until="commit")
-                times.append(page.wait_for_function(VISIBLE, polling="raf", timeout=10000).json_value())
+                times.append(
+                    page.wait_for_function(VISIBLE, polling="raf", timeout=10000).json_value()
+                )
                 context.close()
             results[name] = times[1:]  # the first load warms the servers
         browser.close()
-    labels = {"bare": "bare dialog script (practical limit)", "ours": "ours (/w/news.js)",
-              "vcc": "vanilla-cookieconsent 3.1.0"}
+    labels = {
+        "bare": "bare dialog script (practical limit)",
+        "ours": "ours (/w/news.js)",
+        "vcc": "vanilla-cookieconsent 3.1.0",
+    }
     base = statistics.median(results["bare"])
     print(f"{'set-up':40} {'median ms':>10} {'min':>7} {'max':>7} {'vs bare':>8}")
     for name in ("bare", "ours", "vcc"):
         t = results[name]
-        print(f"{labels[name]:40} {statistics.median(t):10.1f} {min(t):7.1f} {max(t):7.1f} "
-              f"{statistics.median(t) / base:7.2f}x")
+        print(
+            f"{labels[name]:40} {statistics.median(t):10.1f} {min(t):7.1f} {max(t):7.1f} "
+            f"{statistics.median(t) / base:7.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Browser: ``browser`` is one session-wide Chromium (sync Playwright, Debian's /us
 collects the page's console messages and page errors as strings. ``axe(page)`` runs axe-core
 (WCAG 2.1 A/AA) and returns its violations. ``screenshots_dir`` is build/screenshots/.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,54 +45,108 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
 E2E_REGISTRY = {
-    "organization": {"name": {"ja": "株式会社テスト", "en": "Test Inc."},
-                     "privacy_policy_url": "https://www.example.co.jp/privacy/"},
+    "organization": {
+        "name": {"ja": "株式会社テスト", "en": "Test Inc."},
+        "privacy_policy_url": "https://www.example.co.jp/privacy/",
+    },
     "vendors": [
-        {"key": "analytics-co", "name": "Analytics Co", "recipient": "Analytics Co LLC",
-         "country": "US", "privacy_policy_url": "https://analytics.example/privacy",
-         "opt_out_url": "https://analytics.example/opt-out",
-         "cookies": [{"name": "_an", "duration_days": 400}, {"name": "_an_*", "duration_days": 400}],
-         "data_sent": {"ja": "閲覧したページのURL、Cookie ID", "en": "Page URLs visited, cookie ID"},
-         "purpose": {"ja": "サイトの利用状況の分析", "en": "Analysing how the site is used"}},
-        {"key": "heatmap-co", "name": "Heatmap Co", "recipient": "Heatmap Co K.K.", "country": "JP",
-         "privacy_policy_url": "https://heatmap.example/privacy",
-         "cookies": [{"name": "_hm", "duration_days": 30}],
-         "data_sent": {"ja": "クリックとスクロール", "en": "Clicks and scrolling"},
-         "purpose": {"ja": "使いやすさの分析", "en": "Analysing usability"}},
-        {"key": "ads-co", "name": "Ads Co", "recipient": "Ads Co Inc.", "country": "US",
-         "privacy_policy_url": "https://ads.example/privacy",
-         "cookies": [{"name": "_ad", "duration_days": 90}],
-         "data_sent": {"ja": "Cookie ID、広告のクリック", "en": "Cookie ID, ad clicks"},
-         "purpose": {"ja": "広告の配信と効果測定", "en": "Showing and measuring ads"}},
-        {"key": "video-co", "name": "Video Co", "recipient": "Video Co LLC", "country": "US",
-         "privacy_policy_url": "https://video.example/privacy",
-         "data_sent": {"ja": "再生状況", "en": "Playback"},
-         "purpose": {"ja": "動画の再生", "en": "Playing videos"}},
+        {
+            "key": "analytics-co",
+            "name": "Analytics Co",
+            "recipient": "Analytics Co LLC",
+            "country": "US",
+            "privacy_policy_url": "https://analytics.example/privacy",
+            "opt_out_url": "https://analytics.example/opt-out",
+            "cookies": [
+                {"name": "_an", "duration_days": 400},
+                {"name": "_an_*", "duration_days": 400},
+            ],
+            "data_sent": {
+                "ja": "閲覧したページのURL、Cookie ID",
+                "en": "Page URLs visited, cookie ID",
+            },
+            "purpose": {"ja": "サイトの利用状況の分析", "en": "Analysing how the site is used"},
+        },
+        {
+            "key": "heatmap-co",
+            "name": "Heatmap Co",
+            "recipient": "Heatmap Co K.K.",
+            "country": "JP",
+            "privacy_policy_url": "https://heatmap.example/privacy",
+            "cookies": [{"name": "_hm", "duration_days": 30}],
+            "data_sent": {"ja": "クリックとスクロール", "en": "Clicks and scrolling"},
+            "purpose": {"ja": "使いやすさの分析", "en": "Analysing usability"},
+        },
+        {
+            "key": "ads-co",
+            "name": "Ads Co",
+            "recipient": "Ads Co Inc.",
+            "country": "US",
+            "privacy_policy_url": "https://ads.example/privacy",
+            "cookies": [{"name": "_ad", "duration_days": 90}],
+            "data_sent": {"ja": "Cookie ID、広告のクリック", "en": "Cookie ID, ad clicks"},
+            "purpose": {"ja": "広告の配信と効果測定", "en": "Showing and measuring ads"},
+        },
+        {
+            "key": "video-co",
+            "name": "Video Co",
+            "recipient": "Video Co LLC",
+            "country": "US",
+            "privacy_policy_url": "https://video.example/privacy",
+            "data_sent": {"ja": "再生状況", "en": "Playback"},
+            "purpose": {"ja": "動画の再生", "en": "Playing videos"},
+        },
     ],
-    "sites": [{
-        "key": "shop",
-        "name": {"ja": "テストショップ", "en": "Test Shop"},
-        "origins": [],  # filled with the publisher's and the server's origins
-        "languages": ["ja", "en"],
-        "default_language": "ja",
-        "consent_max_age_days": 180,
-        "google_consent_mode": True,
-        "honor_gpc": True,
-        "categories": [
-            {"key": "necessary", "required": True, "name": {"ja": "必須", "en": "Strictly necessary"},
-             "description": {"ja": "サイトの動作に欠かせません。", "en": "The site cannot work without these."}},
-            {"key": "functional", "name": {"ja": "機能", "en": "Functional"},
-             "description": {"ja": "動画などの機能のため。", "en": "For features such as videos."}},
-            {"key": "analytics", "name": {"ja": "分析", "en": "Analytics"},
-             "description": {"ja": "利用状況の分析のため。", "en": "For understanding how the site is used."}},
-            {"key": "advertising", "name": {"ja": "広告", "en": "Advertising"},
-             "description": {"ja": "広告の配信のため。", "en": "For showing ads."}},
-        ],
-        "vendors": [{"vendor": "video-co", "category": "functional"},
-                    {"vendor": "analytics-co", "category": "analytics"},
-                    {"vendor": "heatmap-co", "category": "analytics"},
-                    {"vendor": "ads-co", "category": "advertising"}],
-    }],
+    "sites": [
+        {
+            "key": "shop",
+            "name": {"ja": "テストショップ", "en": "Test Shop"},
+            "origins": [],  # filled with the publisher's and the server's origins
+            "languages": ["ja", "en"],
+            "default_language": "ja",
+            "consent_max_age_days": 180,
+            "google_consent_mode": True,
+            "honor_gpc": True,
+            "categories": [
+                {
+                    "key": "necessary",
+                    "required": True,
+                    "name": {"ja": "必須", "en": "Strictly necessary"},
+                    "description": {
+                        "ja": "サイトの動作に欠かせません。",
+                        "en": "The site cannot work without these.",
+                    },
+                },
+                {
+                    "key": "functional",
+                    "name": {"ja": "機能", "en": "Functional"},
+                    "description": {
+                        "ja": "動画などの機能のため。",
+                        "en": "For features such as videos.",
+                    },
+                },
+                {
+                    "key": "analytics",
+                    "name": {"ja": "分析", "en": "Analytics"},
+                    "description": {
+                        "ja": "利用状況の分析のため。",
+                        "en": "For understanding how the site is used.",
+                    },
+                },
+                {
+                    "key": "advertising",
+                    "name": {"ja": "広告", "en": "Advertising"},
+                    "description": {"ja": "広告の配信のため。", "en": "For showing ads."},
+                },
+            ],
+            "vendors": [
+                {"vendor": "video-co", "category": "functional"},
+                {"vendor": "analytics-co", "category": "analytics"},
+                {"vendor": "heatmap-co", "category": "analytics"},
+                {"vendor": "ads-co", "category": "advertising"},
+            ],
+        }
+    ],
 }
 
 
@@ -124,7 +179,8 @@ class Faults:
                     del self.pending[i]
                     body = json.dumps({"error": {"code": "unavailable", "message": "injected"}})
                     return Response(body, status=status, mimetype="application/json")(
-                        environ, start_response)
+                        environ, start_response
+                    )
         return self.app(environ, start_response)
 
 
@@ -204,13 +260,22 @@ class Publisher:
             self.pages[path] = (html, dict(headers or {}))
         return self.origin + path
 
-    def embed(self, site_key: str, body: str = "", head: str = "", lang: str = "en",
-              headers: dict | None = None, script_attrs: str = "") -> str:
-        html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-                f'<script src="{self.live_url}/w/{site_key}.js"{script_attrs}></script>'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f'<title>Publisher page</title>{head}</head><body><main><h1>Publisher page</h1>'
-                f'<p>Article text.</p>{body}</main></body></html>')
+    def embed(
+        self,
+        site_key: str,
+        body: str = "",
+        head: str = "",
+        lang: str = "en",
+        headers: dict | None = None,
+        script_attrs: str = "",
+    ) -> str:
+        html = (
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<script src="{self.live_url}/w/{site_key}.js"{script_attrs}></script>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Publisher page</title>{head}</head><body><main><h1>Publisher page</h1>"
+            f"<p>Article text.</p>{body}</main></body></html>"
+        )
         return self.page(html, headers)
 
 
@@ -226,9 +291,13 @@ class Vendor:
         with self.lock:
             self.requests.append(request.path)
         if request.path.endswith(".js"):
-            body = f"(window.vendorRuns = window.vendorRuns || []).push({json.dumps(request.path)});"
+            body = (
+                f"(window.vendorRuns = window.vendorRuns || []).push({json.dumps(request.path)});"
+            )
             return Response(body, mimetype="text/javascript")
-        return Response("<!doctype html><title>vendor</title><p>vendor frame</p>", mimetype="text/html")
+        return Response(
+            "<!doctype html><title>vendor</title><p>vendor frame</p>", mimetype="text/html"
+        )
 
     def url(self, path: str) -> str:
         return self.origin + path
@@ -279,6 +348,7 @@ def screenshots_dir():
 @pytest.fixture(scope="session")
 def playwright_instance():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         yield pw
 
@@ -286,9 +356,18 @@ def playwright_instance():
 @pytest.fixture(scope="session")
 def browser(playwright_instance):
     browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=["--disable-gpu", "--disable-quic", "--no-sandbox", "--disable-dev-shm-usage",
-              "--no-first-run", "--disable-extensions", "--disable-background-networking"])
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+        ],
+    )
     yield browser
     browser.close()
 
@@ -315,6 +394,7 @@ def console(page):
 
 def _axe_source() -> str:
     import axe_playwright_python
+
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
@@ -332,5 +412,8 @@ def axe():
                 const result = await axe.run(include ? {include} : document, options);
                 return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                     targets: v.nodes.map(n => JSON.stringify(n.target))}));
-            }""", include)
+            }""",
+            include,
+        )
+
     return run

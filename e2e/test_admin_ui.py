@@ -3,6 +3,7 @@
 Every page visited is screenshotted to build/screenshots/admin/ and checked with axe-core
 (WCAG 2.1 A and AA). The browser is the shared one from e2e/conftest.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 @pytest.fixture(scope="module")
 def admin_server(tmp_path_factory):
     import sys
+
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from support import REGISTRY  # the backend's small test registry
+
     path = str(tmp_path_factory.mktemp("admin-e2e") / "pc.db")
     db = connect(path)
     migrate(db)
@@ -41,14 +44,31 @@ def admin_server(tmp_path_factory):
     revision = revision_store.get(db, "shop")
     for i, action in enumerate(["accept_all", "accept_all", "reject_all", "custom"]):
         on = action != "reject_all"
-        decision_log.record(db, "shop", f"e2e-consent-{i:08d}", {
-            "revision": revision["number"], "action": action,
-            "categories": {"necessary": True, "functional": on, "analytics": on,
-                           "advertising": action == "accept_all"},
-            "vendors": {"video": on, "google-analytics": on,
-                        "ad-network": action == "accept_all"},
-            "language": "ja", "page_url": "https://shop.example.co.jp/", "gpc": False},
-            "Mozilla/5.0", None)
+        decision_log.record(
+            db,
+            "shop",
+            f"e2e-consent-{i:08d}",
+            {
+                "revision": revision["number"],
+                "action": action,
+                "categories": {
+                    "necessary": True,
+                    "functional": on,
+                    "analytics": on,
+                    "advertising": action == "accept_all",
+                },
+                "vendors": {
+                    "video": on,
+                    "google-analytics": on,
+                    "ad-network": action == "accept_all",
+                },
+                "language": "ja",
+                "page_url": "https://shop.example.co.jp/",
+                "gpc": False,
+            },
+            "Mozilla/5.0",
+            None,
+        )
     db.conn.close()
     app = create_app({"DATABASE": path, "SECRET_KEY": "e2e-secret"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -75,8 +95,9 @@ def check(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     result = _axe.run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
-    violations = [(v["id"], [n["target"] for n in v["nodes"]][:3])
-                  for v in result.response["violations"]]
+    violations = [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result.response["violations"]
+    ]
     assert violations == [], f"{name}: {violations}"
 
 
@@ -139,8 +160,9 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     # The widget reads this configuration; the banner itself belongs to the widget's tests.
     live = config(base)
     assert live["revision"] == 2
-    assert {"key": "chat-widget", "category": "analytics"}.items() <= \
-        next(v for v in live["vendors"] if v["key"] == "chat-widget").items()
+    assert {"key": "chat-widget", "category": "analytics"}.items() <= next(
+        v for v in live["vendors"] if v["key"] == "chat-widget"
+    ).items()
 
     page.get_by_role("link", name="Roll back to 1").click()
     assert page.get_by_text("Vendor removed:").is_visible()
@@ -157,17 +179,19 @@ def test_every_other_page_looks_right_and_passes_axe(admin_server, page):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/admin/")
-    for name, path in [("09-embed", "/admin/sites/shop/embed"),
-                       ("10-figures", "/admin/sites/shop/figures"),
-                       ("11-category", "/admin/sites/shop/categories/analytics"),
-                       ("12-new-site", "/admin/sites/new"),
-                       ("13-audit", "/admin/audit"),
-                       ("14-consents", "/admin/consents?consent_id=e2e-consent-00000000"),
-                       ("15-users", "/admin/users"),
-                       ("16-tokens", "/admin/tokens"),
-                       ("17-account", "/admin/account"),
-                       ("20-section-new", "/admin/organization/sections/new"),
-                       ("21-site-delete-refused", "/admin/sites/shop/delete")]:
+    for name, path in [
+        ("09-embed", "/admin/sites/shop/embed"),
+        ("10-figures", "/admin/sites/shop/figures"),
+        ("11-category", "/admin/sites/shop/categories/analytics"),
+        ("12-new-site", "/admin/sites/new"),
+        ("13-audit", "/admin/audit"),
+        ("14-consents", "/admin/consents?consent_id=e2e-consent-00000000"),
+        ("15-users", "/admin/users"),
+        ("16-tokens", "/admin/tokens"),
+        ("17-account", "/admin/account"),
+        ("20-section-new", "/admin/organization/sections/new"),
+        ("21-site-delete-refused", "/admin/sites/shop/delete"),
+    ]:
         page.goto(base + path)
         check(page, name)
     # A section written in the organization page shows on the privacy center's front page.
@@ -183,7 +207,9 @@ def test_every_other_page_looks_right_and_passes_axe(admin_server, page):
     page.goto(f"{base}/?lang=en")
     assert page.get_by_role("heading", name="Contact").is_visible()
     assert page.locator("strong", has_text="our desk").is_visible()
-    assert page.locator("svg.chart").count() == 0  # the front page: no chart outside the figures page
+    assert (
+        page.locator("svg.chart").count() == 0
+    )  # the front page: no chart outside the figures page
     page.goto(f"{base}/admin/sites/shop/figures")
     assert page.locator("svg.chart").count() == 4
     assert page.get_by_text("4 decisions from").is_visible()

@@ -4,6 +4,7 @@ withdraw and erase, no JavaScript, print, and admin-typed markup that stays iner
 The server fixture here is this file's own (the demo registry on 127.0.0.1 in a thread); the
 browser is the shared one from e2e/conftest.py.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,6 +35,7 @@ LANGS = ("ja", "en")
 
 def _axe_source() -> str:
     import axe_playwright_python
+
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
 
@@ -50,8 +52,12 @@ class Server:
 
     def request(self, method, path, body=None, headers=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req) as response:
                 return response.status, response.read().decode()
@@ -101,31 +107,53 @@ def page(browser):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Documents may be 404 on purpose; anything else a page loads must succeed.
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and r.request.resource_type != "document" else None)
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document"
+            else None
+        ),
+    )
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
     page.errors = errors
     yield page
     context.close()
 
 
 def new_consent(server) -> dict:
-    status, body = server.request("POST", "/api/v1/sites/news/decisions", {
-        "revision": 2, "action": "custom", "language": "ja",
-        "categories": {"functional": True, "analytics": True, "advertising": False},
-        "vendors": {"karte": False}, "page_url": f"{NEWS_ORIGIN}/articles/1"},
-        {"Origin": NEWS_ORIGIN})
+    status, body = server.request(
+        "POST",
+        "/api/v1/sites/news/decisions",
+        {
+            "revision": 2,
+            "action": "custom",
+            "language": "ja",
+            "categories": {"functional": True, "analytics": True, "advertising": False},
+            "vendors": {"karte": False},
+            "page_url": f"{NEWS_ORIGIN}/articles/1",
+        },
+        {"Origin": NEWS_ORIGIN},
+    )
     assert status == 201, body
     return json.loads(body)
 
 
 def check_axe(page, name):
     page.evaluate(_axe_source())
-    result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-                           AXE_TAGS)
-    problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-                for v in result["violations"]]
+    result = page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    problems = [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+    ]
     assert problems == [], f"{name}: {problems}"
     assert result["passes"], "axe ran no check at all"
 
@@ -137,9 +165,12 @@ def shoot(page, name):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_public_pages_pass_axe(page, demo_server, lang):
-    for name, path in [("index", "/"), ("disclosure", "/sites/news/disclosure"),
-                       ("disclosure-rev1", "/sites/news/disclosure?revision=1"),
-                       ("not-found", "/sites/nope/disclosure")]:
+    for name, path in [
+        ("index", "/"),
+        ("disclosure", "/sites/news/disclosure"),
+        ("disclosure-rev1", "/sites/news/disclosure?revision=1"),
+        ("not-found", "/sites/nope/disclosure"),
+    ]:
         sep = "&" if "?" in path else "?"
         response = page.goto(f"{demo_server.url}{path}{sep}lang={lang}")
         assert response.status == (404 if name == "not-found" else 200)
@@ -154,17 +185,34 @@ def test_visitor_reads_withdraws_and_erases(page, demo_server, lang):
     consent = new_consent(demo_server)
     cid = consent["consent_id"]
     page.goto(f"{demo_server.url}/consents/{cid}?lang={lang}#r={consent['receipt']}")
-    words = {"ja": {"custom": "個別に選択", "analytics": "分析: 同意", "ads": "広告: 拒否",
-                    "withdraw": "同意を撤回する", "yes_withdraw": "撤回する",
-                    "withdrawn": "同意を撤回しました", "erase": "記録を消去する",
-                    "yes_erase": "消去する", "erased": "2件の記録を消去しました",
-                    "none": "この同意IDの記録はありません", "withdrawal": "同意の撤回"},
-             "en": {"custom": "Custom choice", "analytics": "Analytics: accepted",
-                    "ads": "Advertising: refused", "withdraw": "Withdraw my consent",
-                    "yes_withdraw": "Yes, withdraw", "withdrawn": "Your consent was withdrawn",
-                    "erase": "Erase my records", "yes_erase": "Yes, erase",
-                    "erased": "2 records were erased", "none": "There are no records",
-                    "withdrawal": "Withdrawn"}}[lang]
+    words = {
+        "ja": {
+            "custom": "個別に選択",
+            "analytics": "分析: 同意",
+            "ads": "広告: 拒否",
+            "withdraw": "同意を撤回する",
+            "yes_withdraw": "撤回する",
+            "withdrawn": "同意を撤回しました",
+            "erase": "記録を消去する",
+            "yes_erase": "消去する",
+            "erased": "2件の記録を消去しました",
+            "none": "この同意IDの記録はありません",
+            "withdrawal": "同意の撤回",
+        },
+        "en": {
+            "custom": "Custom choice",
+            "analytics": "Analytics: accepted",
+            "ads": "Advertising: refused",
+            "withdraw": "Withdraw my consent",
+            "yes_withdraw": "Yes, withdraw",
+            "withdrawn": "Your consent was withdrawn",
+            "erase": "Erase my records",
+            "yes_erase": "Yes, erase",
+            "erased": "2 records were erased",
+            "none": "There are no records",
+            "withdrawal": "Withdrawn",
+        },
+    }[lang]
     table = page.locator("table.decisions")
     expect(table).to_contain_text(words["custom"])
     expect(table).to_contain_text(words["analytics"])
@@ -184,8 +232,12 @@ def test_visitor_reads_withdraws_and_erases(page, demo_server, lang):
     expect(page.locator("table.decisions tbody tr")).to_have_count(2)
     expect(page.locator("table.decisions tbody tr").last).to_contain_text(words["withdrawal"])
     db = connect(demo_server.db_path)
-    actions = [a for (a,) in db.execute(
-        "SELECT action FROM decisions WHERE consent_id = ? ORDER BY id", [cid])]
+    actions = [
+        a
+        for (a,) in db.execute(
+            "SELECT action FROM decisions WHERE consent_id = ? ORDER BY id", [cid]
+        )
+    ]
     assert actions == ["custom", "withdraw"]
 
     page.get_by_role("button", name=words["erase"]).click()
@@ -193,12 +245,15 @@ def test_visitor_reads_withdraws_and_erases(page, demo_server, lang):
     expect(page.get_by_role("status")).to_contain_text(words["erased"])
     expect(page.locator("main")).to_contain_text(words["none"])
     shoot(page, f"consent-erased-{lang}")
-    assert db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?",
-                      [cid]).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?", [cid]).fetchone()[0] == 0
+    )
     db.conn.close()
     status, export = demo_server.request(
-        "GET", "/api/v1/admin/sites/news/decisions?format=jsonl",
-        headers={"Authorization": f"Bearer {demo_server.token}"})
+        "GET",
+        "/api/v1/admin/sites/news/decisions?format=jsonl",
+        headers={"Authorization": f"Bearer {demo_server.token}"},
+    )
     assert status == 200
     assert cid not in export
     assert page.errors == []
@@ -208,8 +263,7 @@ def test_wrong_receipt_and_no_javascript(browser, demo_server):
     consent = new_consent(demo_server)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(f"{demo_server.url}/consents/{consent['consent_id']}?lang=en"
-              f"#r={consent['receipt']}")
+    page.goto(f"{demo_server.url}/consents/{consent['consent_id']}?lang=en#r={consent['receipt']}")
     # Without JavaScript the fragment stays in the browser: the visitor pastes the receipt.
     expect(page.locator("table.decisions")).to_have_count(0)
     check_axe_nojs = page.get_by_label("Receipt")
@@ -275,6 +329,7 @@ def xss_server(tmp_path_factory):
 
     def change(d):
         d["vendors"][0]["purpose"] = {"ja": XSS + "!", "en": XSS + "!"}
+
     path, _ = _published(tmp_path_factory, "xss", doc, [change])
     server = Server(path)
     yield server
@@ -290,10 +345,16 @@ def test_admin_typed_markup_stays_inert(page, xss_server):
             page.goto(f"{xss_server.url}{path}{sep}lang={lang}")
             assert page.locator("main img, main svg, main script").count() == 0
             expect(page.locator("h1")).to_contain_text("<script>alert(1)</script>")
-    status, body = xss_server.request("POST", "/api/v1/sites/news/decisions", {
-        "revision": 2, "action": "accept_all",
-        "categories": {"functional": True, "analytics": True, "advertising": True}},
-        {"Origin": NEWS_ORIGIN})
+    status, body = xss_server.request(
+        "POST",
+        "/api/v1/sites/news/decisions",
+        {
+            "revision": 2,
+            "action": "accept_all",
+            "categories": {"functional": True, "analytics": True, "advertising": True},
+        },
+        {"Origin": NEWS_ORIGIN},
+    )
     consent = json.loads(body)
     page.goto(f"{xss_server.url}/consents/{consent['consent_id']}#r={consent['receipt']}")
     expect(page.locator("table.decisions")).to_contain_text("<script>alert(1)</script>")

@@ -1,6 +1,7 @@
 """The whole visitor flow across origins: decide on a publisher page, open the receipt link from
 the widget's preferences, see the decision on the privacy center, withdraw, erase, and find the
 records gone from the database and from the admin export."""
+
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ from server.storage import accounts
 
 def wait_for(probe, timeout=10.0):
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -30,7 +32,8 @@ def admin_export(live, site_key):
         db.conn.close()
     request = urllib.request.Request(
         f"{live.url}/api/v1/admin/sites/{site_key}/decisions?format=jsonl",
-        headers={"Authorization": f"Bearer {token}"})
+        headers={"Authorization": f"Bearer {token}"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return [json.loads(line) for line in response.read().decode().splitlines()]
 
@@ -62,8 +65,9 @@ def test_decide_then_see_withdraw_and_erase_from_the_receipt_link(page, live, pu
     records.get_by_role("button", name="Yes, withdraw", exact=True).click()
     expect(records.get_by_role("status")).to_contain_text("Your consent was withdrawn")
     assert [r["action"] for r in live.decisions("flow")] == ["accept_all", "withdraw"]
-    assert all(not on for key, on in live.decisions("flow")[1]["categories"].items()
-               if key != "necessary")
+    assert all(
+        not on for key, on in live.decisions("flow")[1]["categories"].items() if key != "necessary"
+    )
 
     records.get_by_role("button", name="Erase my records").click()
     records.get_by_role("button", name="Yes, erase", exact=True).click()

@@ -1,4 +1,5 @@
 """The embeddable widget in real Chromium: held scripts, decisions, re-consent, CSP, Consent Mode, GPC."""
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,10 @@ def held_page(publisher, vendor, site, tag, **kwargs):
         f'<script type="text/plain" data-category="advertising" data-vendor="ads-co" '
         f'src="{vendor.url(f"/{tag}/ads.js")}"></script>'
         f'<script type="text/plain" data-category="analytics">'
-        f'window.inlineRuns = (window.inlineRuns || 0) + 1;</script>'
+        f"window.inlineRuns = (window.inlineRuns || 0) + 1;</script>"
         f'<iframe title="video" data-category="functional" data-vendor="video-co" '
-        f'data-src="{vendor.url(f"/{tag}/frame.html")}"></iframe>')
+        f'data-src="{vendor.url(f"/{tag}/frame.html")}"></iframe>'
+    )
     return publisher.embed(site, body, **kwargs)
 
 
@@ -59,7 +61,8 @@ def stored_choice(context):
 
 
 def test_nothing_reaches_the_vendor_before_a_decision_and_accept_all_runs_each_once(
-        page, live, publisher, vendor, console):
+    page, live, publisher, vendor, console
+):
     url = held_page(publisher, vendor, "shop", "accept")
     page.goto(url, wait_until="networkidle")
     assert banner(page).is_visible()
@@ -72,19 +75,31 @@ def test_nothing_reaches_the_vendor_before_a_decision_and_accept_all_runs_each_o
     wait_for(lambda: "/accept/frame.html" in vendor.requests)
     settle(page)
     assert sorted(page.evaluate("window.vendorRuns")) == [
-        "/accept/ads.js", "/accept/analytics.js", "/accept/heatmap.js"]
+        "/accept/ads.js",
+        "/accept/analytics.js",
+        "/accept/heatmap.js",
+    ]
     # Document order: analytics before heatmap before ads.
-    assert page.evaluate("window.vendorRuns") == ["/accept/analytics.js", "/accept/heatmap.js", "/accept/ads.js"]
+    assert page.evaluate("window.vendorRuns") == [
+        "/accept/analytics.js",
+        "/accept/heatmap.js",
+        "/accept/ads.js",
+    ]
     assert page.evaluate("window.inlineRuns") == 1
     assert sorted(vendor_hits(vendor, "accept")) == sorted(
-        ["/accept/analytics.js", "/accept/heatmap.js", "/accept/ads.js", "/accept/frame.html"])
+        ["/accept/analytics.js", "/accept/heatmap.js", "/accept/ads.js", "/accept/frame.html"]
+    )
     assert not banner(page).is_visible()
 
     rows = wait_for(lambda: live.decisions("shop")[before:])
     assert len(rows) == 1
     assert rows[0]["action"] == "accept_all" and rows[0]["revision"] == 1
-    assert rows[0]["categories"] == {"necessary": True, "functional": True, "analytics": True,
-                                     "advertising": True}
+    assert rows[0]["categories"] == {
+        "necessary": True,
+        "functional": True,
+        "analytics": True,
+        "advertising": True,
+    }
     assert all(rows[0]["vendors"].values())
     wait_for(lambda: (stored_choice(page.context) or {}).get("i") == rows[0]["consent_id"])
 
@@ -102,8 +117,12 @@ def test_reject_all_sends_nothing_now_or_after_reload(page, live, publisher, ven
     page.get_by_role("button", name="Reject all").click()
     rows = wait_for(lambda: live.decisions("shop")[before:])
     assert rows[0]["action"] == "reject_all"
-    assert rows[0]["categories"] == {"necessary": True, "functional": False, "analytics": False,
-                                     "advertising": False}
+    assert rows[0]["categories"] == {
+        "necessary": True,
+        "functional": False,
+        "analytics": False,
+        "advertising": False,
+    }
     settle(page)
     page.reload(wait_until="networkidle")
     assert not banner(page).is_visible()
@@ -133,8 +152,12 @@ def test_a_vendor_switched_off_in_customize_never_loads(page, live, publisher, v
     assert rows[0]["action"] == "custom"
     assert rows[0]["categories"]["analytics"] is True
     assert rows[0]["categories"]["advertising"] is False
-    assert rows[0]["vendors"] == {"video-co": False, "analytics-co": True, "heatmap-co": False,
-                                  "ads-co": False}
+    assert rows[0]["vendors"] == {
+        "video-co": False,
+        "analytics-co": True,
+        "heatmap-co": False,
+        "ads-co": False,
+    }
     page.reload(wait_until="networkidle")
     assert vendor_hits(vendor, "custom") == ["/custom/analytics.js"] * 2
     assert page.evaluate("PrivacyCenter.acceptedVendor('heatmap-co')") is False
@@ -172,8 +195,11 @@ def test_banner_comes_back_only_for_a_revision_that_needs_a_new_decision(page, l
 
     # A vendor added: everyone decides again.
     doc["sites"][0]["vendors"].append({"vendor": "ads-co", "category": "analytics"})
-    doc["sites"][0]["vendors"] = [v for v in doc["sites"][0]["vendors"]
-                                  if not (v["vendor"] == "ads-co" and v["category"] == "advertising")]
+    doc["sites"][0]["vendors"] = [
+        v
+        for v in doc["sites"][0]["vendors"]
+        if not (v["vendor"] == "ads-co" and v["category"] == "advertising")
+    ]
     revision = live.apply(doc, publish=["recon"])[0]
     assert revision["number"] == 3 and revision["needs_decision"]
     page.reload()
@@ -191,17 +217,24 @@ DATALAYER = """() => (window.dataLayer || []).map(e =>
 
 
 def test_consent_mode_default_comes_first_and_updates_follow_decisions(page, live, publisher):
-    body = ('<script type="text/plain" data-category="analytics">'
-            'dataLayer.push({event: "held-tag"});</script>'
-            '<script>dataLayer.push({event: "page-tag"});</script>')
+    body = (
+        '<script type="text/plain" data-category="analytics">'
+        'dataLayer.push({event: "held-tag"});</script>'
+        '<script>dataLayer.push({event: "page-tag"});</script>'
+    )
     page.goto(publisher.embed("shop", body))
     layer = page.evaluate(DATALAYER)
     assert layer[0][0:2] == ["consent", "default"]
     default = layer[0][2]
     assert default["wait_for_update"] > 0 and default["security_storage"] == "granted"
     assert {k for k, v in default.items() if v == "denied"} == {
-        "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
-        "functionality_storage", "personalization_storage"}
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+        "analytics_storage",
+        "functionality_storage",
+        "personalization_storage",
+    }
     assert {"event": "held-tag"} not in layer
 
     page.get_by_role("button", name="Customize").click()
@@ -224,8 +257,9 @@ def test_consent_mode_default_comes_first_and_updates_follow_decisions(page, liv
 
 def test_global_privacy_control_keeps_advertising_refused(browser, live, publisher, vendor):
     context = browser.new_context(locale="en-US")
-    context.add_init_script("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', "
-                            "{get: () => true});")
+    context.add_init_script(
+        "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
+    )
     page = context.new_page()
     try:
         page.goto(held_page(publisher, vendor, "shop", "gpc"), wait_until="networkidle")
@@ -292,10 +326,13 @@ def test_keyboard_only(page, live, publisher):
     assert page.evaluate("PrivacyCenter.getConsent()") is None
 
 
-@pytest.mark.parametrize("lang,names", [
-    ("en", ("Test Shop", "Customize", "Privacy preferences", "Companies")),
-    ("ja", ("テストショップ", "詳細設定", "プライバシー設定", "送信先の事業者")),
-])
+@pytest.mark.parametrize(
+    "lang,names",
+    [
+        ("en", ("Test Shop", "Customize", "Privacy preferences", "Companies")),
+        ("ja", ("テストショップ", "詳細設定", "プライバシー設定", "送信先の事業者")),
+    ],
+)
 def test_no_accessibility_violations(page, live, publisher, axe, lang, names):
     page.goto(publisher.embed("shop", lang=lang))
     expect_visible(banner(page, names[0]))
@@ -311,13 +348,18 @@ def test_no_accessibility_violations(page, live, publisher, axe, lang, names):
 
 def test_strict_csp_page_works_without_violations(page, live, publisher, vendor, console):
     nonce = "n0nce-e2e"
-    csp = (f"default-src 'none'; script-src 'nonce-{nonce}' {live.url}; connect-src {live.url}; "
-           f"style-src 'self'; frame-src {vendor.origin}; img-src 'self'; base-uri 'none'")
-    body = (f'<script type="text/plain" data-category="analytics">window.inlineRuns = 1;</script>'
-            f'<script type="text/plain" data-category="analytics" data-vendor="analytics-co" '
-            f'data-src="{vendor.url("/csp/analytics.js")}"></script>')
-    url = publisher.embed("shop", body, headers={"Content-Security-Policy": csp},
-                          script_attrs=f' nonce="{nonce}"')
+    csp = (
+        f"default-src 'none'; script-src 'nonce-{nonce}' {live.url}; connect-src {live.url}; "
+        f"style-src 'self'; frame-src {vendor.origin}; img-src 'self'; base-uri 'none'"
+    )
+    body = (
+        f'<script type="text/plain" data-category="analytics">window.inlineRuns = 1;</script>'
+        f'<script type="text/plain" data-category="analytics" data-vendor="analytics-co" '
+        f'data-src="{vendor.url("/csp/analytics.js")}"></script>'
+    )
+    url = publisher.embed(
+        "shop", body, headers={"Content-Security-Policy": csp}, script_attrs=f' nonce="{nonce}"'
+    )
     page.goto(url, wait_until="networkidle")
     accept = page.get_by_role("button", name="Accept all")
     expect_visible(accept)
@@ -360,8 +402,10 @@ def test_api_event_reopening_receipt_link_and_cookie_cleanup(page, live, publish
     assert page.evaluate("changes.length") == 1
     assert page.evaluate("PrivacyCenter.acceptedCategory('analytics')") is True
     wait_for(lambda: (stored_choice(page.context) or {}).get("k"))
-    page.evaluate("document.cookie = '_an=1; path=/'; document.cookie = '_an_x=2; path=/'; "
-                  "document.cookie = 'keep=3; path=/'")
+    page.evaluate(
+        "document.cookie = '_an=1; path=/'; document.cookie = '_an_x=2; path=/'; "
+        "document.cookie = 'keep=3; path=/'"
+    )
 
     page.get_by_role("button", name="Cookie settings").click()
     prefs = page.get_by_role("dialog", name="Privacy preferences")
@@ -383,7 +427,7 @@ def test_held_elements_added_later_are_released(page, live, publisher, vendor):
     page.goto(publisher.embed("shop"))
     page.evaluate("PrivacyCenter.acceptAll()")
     page.evaluate(f"""() => {{ const s = document.createElement('script'); s.type = 'text/plain';
-        s.dataset.category = 'analytics'; s.dataset.src = {json.dumps(vendor.url('/late/a.js'))};
+        s.dataset.category = 'analytics'; s.dataset.src = {json.dumps(vendor.url("/late/a.js"))};
         document.body.append(s); }}""")
     wait_for(lambda: page.evaluate("window.vendorRuns") == ["/late/a.js"])
 
@@ -392,7 +436,8 @@ def test_unknown_site_is_a_silent_script(page, live, publisher, console):
     page.goto(publisher.embed("no-such-site"))
     settle(page)
     assert [m for m in console if "no-such-site" in m] == [
-        "warning: Privacy Center: no published widget for site 'no-such-site'"]
+        "warning: Privacy Center: no published widget for site 'no-such-site'"
+    ]
     assert page.evaluate("typeof window.PrivacyCenter") == "undefined"
 
 
@@ -400,7 +445,9 @@ def test_demo_page_runs_on_the_server_origin(page, live):
     page.goto(f"{live.url}/demo/shop?lang=en")
     page.get_by_role("button", name="Accept all").click()
     expect_visible(page.get_by_text("Analytics Co (Analytics): its tag would load here"))
-    wait_for(lambda: live.decisions("shop") and live.decisions("shop")[-1]["action"] == "accept_all")
+    wait_for(
+        lambda: live.decisions("shop") and live.decisions("shop")[-1]["action"] == "accept_all"
+    )
 
 
 def test_refusing_everything_after_accepting_is_recorded_as_a_withdrawal(page, live, publisher):
@@ -411,7 +458,8 @@ def test_refusing_everything_after_accepting_is_recorded_as_a_withdrawal(page, l
     wait_for(lambda: (page.evaluate("PrivacyCenter.getConsent()") or {}).get("consentId"))
     page.evaluate("PrivacyCenter.showPreferences()")
     page.get_by_role("dialog", name="Privacy preferences").get_by_role(
-        "button", name="Reject all").click()
+        "button", name="Reject all"
+    ).click()
     rows = wait_for(lambda: live.decisions("withdrawal")[1:])
     assert rows[0]["action"] == "withdraw"
     assert rows[0]["consent_id"] == live.decisions("withdrawal")[0]["consent_id"]

@@ -1,4 +1,5 @@
 """Screenshots of both layers, ja and en, desktop and a 375-px phone, under build/screenshots/."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,11 +10,18 @@ NAMES = {"en": ("Customize", "Privacy preferences"), "ja": ("詳細設定", "プ
 @pytest.mark.parametrize("width,height,device", [(1280, 800, "desktop"), (375, 740, "phone")])
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_screenshots(browser, live, publisher, screenshots_dir, lang, width, height, device):
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  device_scale_factor=1, locale=f"{lang}-JP" if lang == "ja" else "en-US")
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        device_scale_factor=1,
+        locale=f"{lang}-JP" if lang == "ja" else "en-US",
+    )
     page = context.new_page()
     try:
-        page.goto(publisher.embed("shop", lang=lang, body="<p>" + "Lorem ipsum dolor sit amet. " * 40 + "</p>"))
+        page.goto(
+            publisher.embed(
+                "shop", lang=lang, body="<p>" + "Lorem ipsum dolor sit amet. " * 40 + "</p>"
+            )
+        )
         customize = page.get_by_role("button", name=NAMES[lang][0])
         customize.wait_for()
         # Each button fits its box: no text cut off on any screen.

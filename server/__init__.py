@@ -1,4 +1,5 @@
 """The privacy center: a Flask application for the registry, revisions, consent log and pages."""
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config)
 
     from . import admin_api, api, db, errors, openapi, pages, privacy_center, widget
+
     db.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api.bp)
@@ -60,5 +62,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(privacy_center.bp)
     app.register_blueprint(widget.bp)
     from admin import bp as admin_ui  # the admin web UI is its own top-level package
+
     app.register_blueprint(admin_ui)
     return app

@@ -1,4 +1,5 @@
 """`python -m server` runs the command line."""
+
 from .cli import main
 
 main(prog_name="privacy-center")

@@ -1,4 +1,5 @@
 """The public API: published configuration, recording decisions, and a visitor's own records."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def cached_revision(db, site_key: str, number: int | None = None, head=False) ->
             _REVISIONS.move_to_end(key)
             return revision
     revision = revision_store.get(db, site_key, head[0])
-    revision["config_json"] = json.dumps(public_config(revision), ensure_ascii=False,
-                                         separators=(",", ":"))
+    revision["config_json"] = json.dumps(
+        public_config(revision), ensure_ascii=False, separators=(",", ":")
+    )
     with _CACHE_LOCK:
         _REVISIONS[key] = revision
         while len(_REVISIONS) > _CACHE_SIZE:
@@ -76,7 +78,7 @@ def config(site_key):
     revision = cached_revision(db, site_key)
     if revision is None:
         raise ApiError(404, "not_published", f"Site '{site_key}' has no published revision.")
-    etag = f'{revision["content_hash"][:32]}-{revision["number"]}'
+    etag = f"{revision['content_hash'][:32]}-{revision['number']}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
@@ -91,8 +93,11 @@ def _read_body() -> bytes:
     length = request.content_length
     if length is not None and length > rules.MAX_BODY:
         raise ApiError(413, "too_large", f"The body is larger than {rules.MAX_BODY} bytes.")
-    raw = request.get_data(cache=False) if length is not None else \
-        request.stream.read(rules.MAX_BODY + 1)
+    raw = (
+        request.get_data(cache=False)
+        if length is not None
+        else request.stream.read(rules.MAX_BODY + 1)
+    )
     if len(raw) > rules.MAX_BODY:
         raise ApiError(413, "too_large", f"The body is larger than {rules.MAX_BODY} bytes.")
     return raw
@@ -101,8 +106,9 @@ def _read_body() -> bytes:
 def _parse_body(raw: bytes) -> object:
     mimetype = request.mimetype or "text/plain"
     if mimetype not in ("application/json", "text/plain"):
-        raise ApiError(415, "unsupported_media_type",
-                       "Send the decision as application/json or text/plain.")
+        raise ApiError(
+            415, "unsupported_media_type", "Send the decision as application/json or text/plain."
+        )
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[[[[…"
@@ -110,8 +116,11 @@ def _parse_body(raw: bytes) -> object:
 
 
 def _json_response(value, status: int) -> Response:
-    return Response(json.dumps(value, ensure_ascii=False, separators=(",", ":")), status=status,
-                    content_type="application/json")
+    return Response(
+        json.dumps(value, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+    )
 
 
 @bp.route("/sites/<site_key>/decisions", methods=["POST", "OPTIONS"])
@@ -128,8 +137,11 @@ def record_decision(site_key):
     except ApiError as error:  # reported once the site and the origin are known to be right
         body, problem = None, error
     hint = body.get("revision") if isinstance(body, dict) else None
-    hint = hint if isinstance(hint, int) and not isinstance(hint, bool) \
-        and 1 <= hint < rules.MAX_NUMBER else None
+    hint = (
+        hint
+        if isinstance(hint, int) and not isinstance(hint, bool) and 1 <= hint < rules.MAX_NUMBER
+        else None
+    )
     # One query for the site's origins and the named revision's head.
     origins, head = registry_store.decision_context(db, site_key, hint)
     if origins is None:
@@ -152,46 +164,80 @@ def record_decision(site_key):
     if consent_id is None:
         consent_id = rules.new_consent_id()
     elif not isinstance(consent_id, str) or not rules.CONSENT_ID.match(consent_id):
-        return _cors(error_response(400, "invalid_decision",
-                                    "consent_id: must be a consent id from an earlier answer"),
-                     origins, "POST")
+        return _cors(
+            error_response(
+                400, "invalid_decision", "consent_id: must be a consent id from an earlier answer"
+            ),
+            origins,
+            "POST",
+        )
     elif receipts.check(body.get("receipt"), consent_id) != site_key:
         # Without this, anyone who saw a consent id could add to it and get its receipt.
-        return _cors(error_response(403, "bad_receipt",
-                                    "receipt: a decision for an existing consent id must carry "
-                                    "that consent id's receipt"), origins, "POST")
+        return _cors(
+            error_response(
+                403,
+                "bad_receipt",
+                "receipt: a decision for an existing consent id must carry "
+                "that consent id's receipt",
+            ),
+            origins,
+            "POST",
+        )
     elif log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
         # An erased consent id stays erased; the widget starts a new one on this answer.
-        return _cors(error_response(403, "bad_receipt",
-                                    "receipt: this consent id's records were erased; "
-                                    "decide again without it"), origins, "POST")
-    recorded_at = log.record(db, site_key, consent_id, choice,
-                             request.headers.get("User-Agent"),
-                             rules.client_hash(secret, request.remote_addr))
-    return _cors(_json_response({
-        "consent_id": consent_id,
-        "receipt": receipts.issue(consent_id, site_key),
-        "revision": choice["revision"],
-        "recorded_at": recorded_at,
-        "categories": choice["categories"],
-        "vendors": choice["vendors"],
-        "gpc": choice["gpc"],
-    }, 201), origins, "POST")
+        return _cors(
+            error_response(
+                403,
+                "bad_receipt",
+                "receipt: this consent id's records were erased; decide again without it",
+            ),
+            origins,
+            "POST",
+        )
+    recorded_at = log.record(
+        db,
+        site_key,
+        consent_id,
+        choice,
+        request.headers.get("User-Agent"),
+        rules.client_hash(secret, request.remote_addr),
+    )
+    return _cors(
+        _json_response(
+            {
+                "consent_id": consent_id,
+                "receipt": receipts.issue(consent_id, site_key),
+                "revision": choice["revision"],
+                "recorded_at": recorded_at,
+                "categories": choice["categories"],
+                "vendors": choice["vendors"],
+                "gpc": choice["gpc"],
+            },
+            201,
+        ),
+        origins,
+        "POST",
+    )
 
 
 def _origin_refused(site_key):
     origin = request.headers.get("Origin")
-    return error_response(403, "origin_not_allowed",
-                          f"Origin {origin or '(none)'} is not registered for site '{site_key}'.")
+    return error_response(
+        403,
+        "origin_not_allowed",
+        f"Origin {origin or '(none)'} is not registered for site '{site_key}'.",
+    )
 
 
 def _receipt_site(consent_id: str) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise ApiError(401, "receipt_required",
-                       "Send the receipt as 'Authorization: Bearer <receipt>'.")
-    site_key = rules.Receipts(current_app.config["SECRET_KEY"]).check(header[7:].strip(),
-                                                                      consent_id)
+        raise ApiError(
+            401, "receipt_required", "Send the receipt as 'Authorization: Bearer <receipt>'."
+        )
+    site_key = rules.Receipts(current_app.config["SECRET_KEY"]).check(
+        header[7:].strip(), consent_id
+    )
     if site_key is None:
         raise ApiError(403, "bad_receipt", "This receipt does not belong to this consent id.")
     return site_key
@@ -206,12 +252,14 @@ def read_consent(consent_id):
     for item in items:
         for field in ("consent_id", "site_key", "user_agent", "client_hash"):
             item.pop(field)
-    response = current_app.json.response({
-        "consent_id": consent_id,
-        "site": site_key,
-        "decisions": items,
-        "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
-    })
+    response = current_app.json.response(
+        {
+            "consent_id": consent_id,
+            "site": site_key,
+            "decisions": items,
+            "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -221,5 +269,6 @@ def erase_consent(consent_id):
     site_key = _receipt_site(consent_id)
     secret = current_app.config["SECRET_KEY"]
     count = log.erase(get_db(), consent_id, site_key, rules.consent_hash(secret, consent_id))
-    return current_app.json.response({"consent_id": consent_id, "site": site_key,
-                                      "decisions_erased": count})
+    return current_app.json.response(
+        {"consent_id": consent_id, "site": site_key, "decisions_erased": count}
+    )

@@ -1,4 +1,5 @@
 """The `privacy-center` command line: a thin layer over the storage and registry functions."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ def _db(ctx):
 
 
 @click.group()
-@click.option("--database", envvar="PRIVACY_CENTER_DB", default=None,
-              help="The SQLite database file (default instance/privacy-center.db).")
+@click.option(
+    "--database",
+    envvar="PRIVACY_CENTER_DB",
+    default=None,
+    help="The SQLite database file (default instance/privacy-center.db).",
+)
 @click.pass_context
 def main(ctx, database):
     """The privacy center: registry, revisions, consent log and server."""
@@ -43,8 +48,10 @@ def init_db(ctx):
     """Create or migrate the schema (idempotent)."""
     db = connect(ctx.obj["database"])
     before, after = migrate(db)
-    click.echo(f"database {ctx.obj['database']}: schema version {after}"
-               + (f" (was {before})" if before != after else " (up to date)"))
+    click.echo(
+        f"database {ctx.obj['database']}: schema version {after}"
+        + (f" (was {before})" if before != after else " (up to date)")
+    )
 
 
 @main.command()
@@ -55,6 +62,7 @@ def init_db(ctx):
 def serve(ctx, host, port, workers):
     """Serve the application with gunicorn."""
     from .serve import run
+
     _db(ctx).conn.close()
     run(ctx.obj["database"], host, port, workers)
 
@@ -102,16 +110,21 @@ def _read_registry_file(path: str):
             return json.loads(text)
         return yaml.safe_load(text)
     except (ValueError, yaml.YAMLError, RecursionError) as error:
-        raise click.ClickException(f"{path} is not valid YAML or JSON: "
-                                   f"{error if not isinstance(error, RecursionError) else 'nested too deeply'}") from None
+        raise click.ClickException(
+            f"{path} is not valid YAML or JSON: "
+            f"{error if not isinstance(error, RecursionError) else 'nested too deeply'}"
+        ) from None
 
 
 def _publish_changed(db, keys, actor):
     for key in keys:
         revision, created = revision_store.publish(db, key, actor)
         if created:
-            note = "visitors will be asked again" if revision["needs_decision"] else \
-                "no new decision needed"
+            note = (
+                "visitors will be asked again"
+                if revision["needs_decision"]
+                else "no new decision needed"
+            )
             click.echo(f"published {key} revision {revision['number']} ({note})")
         else:
             click.echo(f"{key}: unchanged since revision {revision['number']}")
@@ -120,8 +133,9 @@ def _publish_changed(db, keys, actor):
 @registry.command("apply")
 @click.argument("file")
 @click.option("--publish", is_flag=True, help="Publish every site whose content changed.")
-@click.option("--prune", is_flag=True,
-              help="Also remove vendors and sites that the file does not list.")
+@click.option(
+    "--prune", is_flag=True, help="Also remove vendors and sites that the file does not list."
+)
 @click.pass_context
 def registry_apply(ctx, file, publish, prune):
     """Make the registry match FILE (YAML or JSON); all or nothing."""
@@ -133,7 +147,8 @@ def registry_apply(ctx, file, publish, prune):
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException(
-            f"{file}: {len(error.problems)} problem(s); nothing was changed") from None
+            f"{file}: {len(error.problems)} problem(s); nothing was changed"
+        ) from None
     except registry_store.Conflict as error:
         raise click.ClickException(f"{error}; nothing was changed") from None
     for action, kind, site, key, _, _ in done:
@@ -145,13 +160,46 @@ def registry_apply(ctx, file, publish, prune):
 
 
 # The order of fields in an exported file: the contract's, so that it reads like a hand-written one.
-FIELD_ORDER = {name: rank for rank, name in enumerate((
-    "key", "vendor", "category", "required", "name", "title",
-    "recipient", "country", "privacy_policy_url", "opt_out_url", "hosts", "cookies",
-    "duration_days", "data_sent", "purpose", "origins", "languages", "default_language",
-    "consent_max_age_days", "cookie_domain", "google_consent_mode", "honor_gpc",
-    "reload_on_withdrawal", "notice", "description", "google_consent_types", "gpc_refuses",
-    "body", "sections", "categories", "vendors", "ja", "en"))}
+FIELD_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        (
+            "key",
+            "vendor",
+            "category",
+            "required",
+            "name",
+            "title",
+            "recipient",
+            "country",
+            "privacy_policy_url",
+            "opt_out_url",
+            "hosts",
+            "cookies",
+            "duration_days",
+            "data_sent",
+            "purpose",
+            "origins",
+            "languages",
+            "default_language",
+            "consent_max_age_days",
+            "cookie_domain",
+            "google_consent_mode",
+            "honor_gpc",
+            "reload_on_withdrawal",
+            "notice",
+            "description",
+            "google_consent_types",
+            "gpc_refuses",
+            "body",
+            "sections",
+            "categories",
+            "vendors",
+            "ja",
+            "en",
+        )
+    )
+}
 
 
 def export_document(db, site_key=None) -> dict:
@@ -171,6 +219,7 @@ def export_document(db, site_key=None) -> dict:
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
+
     out = {}
     if "organization" in doc:
         out["organization"] = strip(doc["organization"])
@@ -185,8 +234,9 @@ def export_document(db, site_key=None) -> dict:
 
 @registry.command("export")
 @click.option("--site", "site_key", default=None, help="Only this site and the vendors it uses.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
 @click.pass_context
 def registry_export(ctx, site_key, fmt):
     """Print the registry; applying the output changes nothing."""
@@ -217,8 +267,13 @@ def decisions():
 @click.argument("site_key")
 @click.option("--since", default=None, help="ISO 8601 time (UTC unless it says otherwise).")
 @click.option("--until", default=None, help="ISO 8601 time, exclusive.")
-@click.option("--format", "fmt", type=click.Choice(sorted(exports.FORMATS)), default="jsonl",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(exports.FORMATS)),
+    default="jsonl",
+    show_default=True,
+)
 @click.pass_context
 def decisions_export(ctx, site_key, since, until, fmt):
     """Stream the site's consent log to standard output."""
@@ -229,18 +284,27 @@ def decisions_export(ctx, site_key, since, until, fmt):
         since = since and exports.normalise_time(since)
         until = until and exports.normalise_time(until)
     except ValueError:
-        raise click.ClickException("--since and --until must be ISO 8601 times, "
-                                   "e.g. 2026-01-31T00:00:00Z") from None
+        raise click.ClickException(
+            "--since and --until must be ISO 8601 times, e.g. 2026-01-31T00:00:00Z"
+        ) from None
     for chunk in exports.render(fmt, decision_log.export(db, site_key, since, until)):
         sys.stdout.write(chunk)
 
 
 @main.command()
-@click.option("--origin", "origins", multiple=True,
-              help="Also allow this origin on the demo sites (the server's own address).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Also allow this origin on the demo sites (the server's own address).",
+)
 @click.option("--admin-email", default="admin@example.com", show_default=True)
-@click.option("--server-url", default="http://127.0.0.1:8000", show_default=True,
-              help="Where the server will listen, for the URLs printed.")
+@click.option(
+    "--server-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where the server will listen, for the URLs printed.",
+)
 @click.pass_context
 def demo(ctx, origins, admin_email, server_url):
     """Load and publish the demo registry if the database is empty; create the first admin."""
@@ -256,11 +320,14 @@ def demo(ctx, origins, admin_email, server_url):
     if accounts.user_count(db) == 0:
         password = os.environ.get("PRIVACY_CENTER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         accounts.create_user(db, admin_email, password, "admin", actor="demo")
-        click.echo(f"admin login: {admin_email} / {password}  (shown once; change it after "
-                   "signing in)")
+        click.echo(
+            f"admin login: {admin_email} / {password}  (shown once; change it after signing in)"
+        )
     for key in revision_store.published_sites(db):
-        click.echo(f"site {key}: demo page {server_url}/demo/{key}  "
-                   f"disclosure {server_url}/sites/{key}/disclosure")
+        click.echo(
+            f"site {key}: demo page {server_url}/demo/{key}  "
+            f"disclosure {server_url}/sites/{key}/disclosure"
+        )
     click.echo(f"privacy center: {server_url}/")
     click.echo(f"admin: {server_url}/admin/")
     click.echo(f"API description: {server_url}/api/v1/openapi.json")

@@ -4,6 +4,7 @@ Opening SQLite and setting its pragmas costs more than most queries, so each thr
 connection between requests. It holds no data between requests (every write commits before
 the response), so nothing here is state another worker would need.
 """
+
 from __future__ import annotations
 
 import threading

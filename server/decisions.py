@@ -1,4 +1,5 @@
 """Validating a visitor's decision against the revision it names, and the receipts that prove it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ from itsdangerous import BadSignature, Signer
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_BODY = 16 * 1024
-MAX_NUMBER = 2 ** 31  # revision numbers, far below what a database integer holds
+MAX_NUMBER = 2**31  # revision numbers, far below what a database integer holds
 
 
 class DecisionError(ValueError):
@@ -122,10 +123,15 @@ def validate(body, revision: dict, gpc_header: bool = False) -> dict:
     for key, vendor in vendors.items():
         category_ok = out_categories[vendor["category"]]
         choice = vendor_choice.get(key, category_ok)
-        if choice and not category_ok and not (gpc_applies and
-                                               categories[vendor["category"]]["gpc_refuses"]):
-            raise DecisionError(f"vendors.{key}",
-                                f"cannot be accepted while category '{vendor['category']}' is refused")
+        if (
+            choice
+            and not category_ok
+            and not (gpc_applies and categories[vendor["category"]]["gpc_refuses"])
+        ):
+            raise DecisionError(
+                f"vendors.{key}",
+                f"cannot be accepted while category '{vendor['category']}' is refused",
+            )
         out_vendors[key] = bool(choice and category_ok)
 
     language = body.get("language", site["default_language"])
@@ -159,8 +165,9 @@ class Receipts:
     def __init__(self, secret_key: str):
         # A plain signed string `<consent id>.<site key>.<signature>`: neither part can hold a
         # dot, and it costs a tenth of a JSON serializer on the hot path of recording.
-        self._signer = Signer(secret_key, salt="privacy-center.receipt",
-                              digest_method=hashlib.sha256)
+        self._signer = Signer(
+            secret_key, salt="privacy-center.receipt", digest_method=hashlib.sha256
+        )
 
     def issue(self, consent_id: str, site_key: str) -> str:
         return self._signer.sign(f"{consent_id}.{site_key}").decode()
@@ -202,5 +209,6 @@ def client_hash(secret_key: str, address: str | None) -> str | None:
 
 def consent_hash(secret_key: str, consent_id: str) -> str:
     """How an erased consent id is remembered: a keyed hash, so the erasure record holds no id."""
-    return hmac.new(secret_key.encode(), f"erasure:{consent_id}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret_key.encode(), f"erasure:{consent_id}".encode(), hashlib.sha256
+    ).hexdigest()

@@ -1,4 +1,5 @@
 """The JSON error shape of the API, and readable error pages elsewhere."""
+
 from __future__ import annotations
 
 import json

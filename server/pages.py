@@ -1,4 +1,5 @@
 """Pages outside the API: the health check for load balancers."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify

@@ -1,4 +1,5 @@
 """Validation and normalisation of registry documents (the registry file's shape), as pure functions."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,13 @@ SITE_KEY = re.compile(r"^[a-z0-9-]{2,40}$")
 CATEGORY_KEY = re.compile(r"^[a-z0-9_-]{2,40}$")
 LANGUAGES = ("ja", "en")
 CONSENT_TYPES = (
-    "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
-    "functionality_storage", "personalization_storage", "security_storage",
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
 )
 # Consent Mode v2 types a category maps to when it does not list its own (contract: The widget).
 DEFAULT_CONSENT_TYPES = {
@@ -107,9 +113,16 @@ class _Checker:
             port = parts.port
         except ValueError:
             port, parts = None, None
-        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
-                or parts.path not in ("",) or parts.query or parts.fragment
-                or parts.username or parts.password):
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("",)
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or parts.password
+        ):
             self.fail(path, "must be an origin: scheme://host[:port], nothing after it")
             return None
         try:
@@ -175,11 +188,33 @@ class _Checker:
 
 
 ORG_FIELDS = {"name", "privacy_policy_url", "sections"}
-VENDOR_FIELDS = {"key", "name", "recipient", "country", "privacy_policy_url", "opt_out_url",
-                 "hosts", "cookies", "data_sent", "purpose"}
-SITE_FIELDS = {"key", "name", "origins", "languages", "default_language", "consent_max_age_days",
-               "cookie_domain", "google_consent_mode", "honor_gpc", "notice",
-               "reload_on_withdrawal", "categories", "vendors"}
+VENDOR_FIELDS = {
+    "key",
+    "name",
+    "recipient",
+    "country",
+    "privacy_policy_url",
+    "opt_out_url",
+    "hosts",
+    "cookies",
+    "data_sent",
+    "purpose",
+}
+SITE_FIELDS = {
+    "key",
+    "name",
+    "origins",
+    "languages",
+    "default_language",
+    "consent_max_age_days",
+    "cookie_domain",
+    "google_consent_mode",
+    "honor_gpc",
+    "notice",
+    "reload_on_withdrawal",
+    "categories",
+    "vendors",
+}
 CATEGORY_FIELDS = {"key", "required", "name", "description", "google_consent_types", "gpc_refuses"}
 
 
@@ -193,7 +228,8 @@ def _languages_needing(doc_sites) -> dict[str, list[str]]:
         for assignment in site.get("vendors") or []:
             if isinstance(assignment, dict) and isinstance(assignment.get("vendor"), str):
                 need.setdefault(assignment["vendor"], set()).update(
-                    lang for lang in langs if lang in LANGUAGES)
+                    lang for lang in langs if lang in LANGUAGES
+                )
     return {key: [lang for lang in LANGUAGES if lang in langs] for key, langs in need.items()}
 
 
@@ -204,8 +240,9 @@ def _organization(c: _Checker, org, languages):
     c.unknown_keys(org, ORG_FIELDS, "organization")
     out = {
         "name": c.texts(org.get("name"), "organization.name", languages),
-        "privacy_policy_url": c.url(org.get("privacy_policy_url"), "organization.privacy_policy_url",
-                                    required=False),
+        "privacy_policy_url": c.url(
+            org.get("privacy_policy_url"), "organization.privacy_policy_url", required=False
+        ),
     }
     sections = []
     for i, section in enumerate(c.listing(org.get("sections"), "organization.sections", False)):
@@ -214,11 +251,13 @@ def _organization(c: _Checker, org, languages):
         if section is None:
             continue
         c.unknown_keys(section, {"key", "title", "body"}, path)
-        sections.append({
-            "key": c.string(section.get("key"), f"{path}.key", pattern=CATEGORY_KEY),
-            "title": c.texts(section.get("title"), f"{path}.title", languages),
-            "body": c.texts(section.get("body"), f"{path}.body", languages),
-        })
+        sections.append(
+            {
+                "key": c.string(section.get("key"), f"{path}.key", pattern=CATEGORY_KEY),
+                "title": c.texts(section.get("title"), f"{path}.title", languages),
+                "body": c.texts(section.get("body"), f"{path}.body", languages),
+            }
+        )
     out["sections"] = sections
     return out
 
@@ -240,13 +279,17 @@ def _vendor(c: _Checker, vendor, path, languages):
         if cookie is None:
             continue
         c.unknown_keys(cookie, {"name", "duration_days"}, cpath)
-        cookies.append({
-            "name": c.string(cookie.get("name"), f"{cpath}.name", pattern=COOKIE_NAME),
-            "duration_days": c.integer(cookie.get("duration_days"), f"{cpath}.duration_days",
-                                       0, 0, 3650),
-        })
-    country = c.string(vendor.get("country"), f"{path}.country", required=False,
-                       pattern=re.compile(r"^[A-Z]{2}$"))
+        cookies.append(
+            {
+                "name": c.string(cookie.get("name"), f"{cpath}.name", pattern=COOKIE_NAME),
+                "duration_days": c.integer(
+                    cookie.get("duration_days"), f"{cpath}.duration_days", 0, 0, 3650
+                ),
+            }
+        )
+    country = c.string(
+        vendor.get("country"), f"{path}.country", required=False, pattern=re.compile(r"^[A-Z]{2}$")
+    )
     return {
         "key": c.string(vendor.get("key"), f"{path}.key", pattern=VENDOR_KEY),
         "name": c.string(vendor.get("name"), f"{path}.name", max_len=200),
@@ -275,8 +318,10 @@ def _category(c: _Checker, category, path, languages):
         types = c.listing(types, f"{path}.google_consent_types")
         for j, name in enumerate(types):
             if name not in CONSENT_TYPES:
-                c.fail(f"{path}.google_consent_types[{j}]",
-                       f"unknown consent type (one of {', '.join(CONSENT_TYPES)})")
+                c.fail(
+                    f"{path}.google_consent_types[{j}]",
+                    f"unknown consent type (one of {', '.join(CONSENT_TYPES)})",
+                )
     gpc = c.boolean(category.get("gpc_refuses"), f"{path}.gpc_refuses", key == "advertising")
     if required and gpc:
         c.fail(f"{path}.gpc_refuses", "a required category cannot be refused by GPC")
@@ -317,22 +362,30 @@ def _site(c: _Checker, site, path, vendor_keys):
             c.fail(f"{path}.origins[{j}]", "listed twice")
         elif origin is not None:
             origins.append(origin)
-    cookie_domain = c.string(site.get("cookie_domain"), f"{path}.cookie_domain", required=False,
-                             pattern=re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"), max_len=253)
+    cookie_domain = c.string(
+        site.get("cookie_domain"),
+        f"{path}.cookie_domain",
+        required=False,
+        pattern=re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"),
+        max_len=253,
+    )
     out = {
         "key": c.string(site.get("key"), f"{path}.key", pattern=SITE_KEY),
         "name": c.texts(site.get("name"), f"{path}.name", languages),
         "origins": origins,
         "languages": languages,
         "default_language": default,
-        "consent_max_age_days": c.integer(site.get("consent_max_age_days"),
-                                          f"{path}.consent_max_age_days", 180, 1, 395),
+        "consent_max_age_days": c.integer(
+            site.get("consent_max_age_days"), f"{path}.consent_max_age_days", 180, 1, 395
+        ),
         "cookie_domain": cookie_domain,
-        "google_consent_mode": c.boolean(site.get("google_consent_mode"),
-                                         f"{path}.google_consent_mode", False),
+        "google_consent_mode": c.boolean(
+            site.get("google_consent_mode"), f"{path}.google_consent_mode", False
+        ),
         "honor_gpc": c.boolean(site.get("honor_gpc"), f"{path}.honor_gpc", True),
-        "reload_on_withdrawal": c.boolean(site.get("reload_on_withdrawal"),
-                                          f"{path}.reload_on_withdrawal", False),
+        "reload_on_withdrawal": c.boolean(
+            site.get("reload_on_withdrawal"), f"{path}.reload_on_withdrawal", False
+        ),
         "notice": c.texts(site.get("notice"), f"{path}.notice", languages, required=False),
     }
     categories, seen = [], set()
@@ -380,10 +433,16 @@ def normalize(doc, known_vendor_keys=frozenset(), known_vendor_languages=None) -
         raise RegistryError(c.problems)
     c.unknown_keys(doc, {"organization", "vendors", "sites"}, "(file)")
     sites_in = doc.get("sites")
-    all_site_langs = sorted({lang for s in (sites_in if isinstance(sites_in, list) else [])
-                             if isinstance(s, dict) and isinstance(s.get("languages"), list)
-                             for lang in s["languages"] if lang in LANGUAGES},
-                            key=LANGUAGES.index)
+    all_site_langs = sorted(
+        {
+            lang
+            for s in (sites_in if isinstance(sites_in, list) else [])
+            if isinstance(s, dict) and isinstance(s.get("languages"), list)
+            for lang in s["languages"]
+            if lang in LANGUAGES
+        },
+        key=LANGUAGES.index,
+    )
     out: dict = {}
     if "organization" in doc:
         out["organization"] = _organization(c, doc.get("organization"), all_site_langs or ["ja"])
@@ -395,7 +454,9 @@ def normalize(doc, known_vendor_keys=frozenset(), known_vendor_languages=None) -
     file_vendor_keys = set()
     for i, vendor in enumerate(c.listing(doc.get("vendors"), "vendors", False)):
         key = vendor.get("key") if isinstance(vendor, dict) else None
-        vendor = _vendor(c, vendor, f"vendors[{i}]", need.get(key, []) if isinstance(key, str) else [])
+        vendor = _vendor(
+            c, vendor, f"vendors[{i}]", need.get(key, []) if isinstance(key, str) else []
+        )
         if vendor is None:
             continue
         if vendor["key"] in file_vendor_keys:

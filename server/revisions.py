@@ -1,14 +1,35 @@
 """Compiling a site's registry into revision content, diffing two revisions, and the re-consent rule."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 
-SITE_PUBLIC_FIELDS = ("key", "name", "origins", "languages", "default_language",
-                      "consent_max_age_days", "cookie_domain", "google_consent_mode", "honor_gpc",
-                      "reload_on_withdrawal", "notice")
-VENDOR_PUBLIC_FIELDS = ("key", "name", "recipient", "country", "privacy_policy_url", "opt_out_url",
-                        "hosts", "cookies", "data_sent", "purpose")
+SITE_PUBLIC_FIELDS = (
+    "key",
+    "name",
+    "origins",
+    "languages",
+    "default_language",
+    "consent_max_age_days",
+    "cookie_domain",
+    "google_consent_mode",
+    "honor_gpc",
+    "reload_on_withdrawal",
+    "notice",
+)
+VENDOR_PUBLIC_FIELDS = (
+    "key",
+    "name",
+    "recipient",
+    "country",
+    "privacy_policy_url",
+    "opt_out_url",
+    "hosts",
+    "cookies",
+    "data_sent",
+    "purpose",
+)
 # A change to any of these tells the visitor something new about where their data goes.
 VENDOR_CONSENT_FIELDS = ("recipient", "data_sent", "purpose")
 
@@ -25,15 +46,19 @@ def compile_site(site: dict, organization: dict | None, vendors: dict[str, dict]
     org = organization or {}
     categories = []
     for category in site["categories"]:
-        categories.append({
-            "key": category["key"],
-            "required": category["required"],
-            "name": _only(category["name"], langs),
-            "description": _only(category["description"], langs),
-            "google_consent_types": category["google_consent_types"],
-            "gpc_refuses": category["gpc_refuses"],
-            "vendors": [a["vendor"] for a in site["vendors"] if a["category"] == category["key"]],
-        })
+        categories.append(
+            {
+                "key": category["key"],
+                "required": category["required"],
+                "name": _only(category["name"], langs),
+                "description": _only(category["description"], langs),
+                "google_consent_types": category["google_consent_types"],
+                "gpc_refuses": category["gpc_refuses"],
+                "vendors": [
+                    a["vendor"] for a in site["vendors"] if a["category"] == category["key"]
+                ],
+            }
+        )
     out_vendors = []
     for category in categories:
         for key in category["vendors"]:
@@ -48,8 +73,10 @@ def compile_site(site: dict, organization: dict | None, vendors: dict[str, dict]
     site_part["notice"] = _only(site.get("notice"), langs)
     return {
         "site": site_part,
-        "organization": {"name": _only(org.get("name") or {}, langs),
-                         "privacy_policy_url": org.get("privacy_policy_url")},
+        "organization": {
+            "name": _only(org.get("name") or {}, langs),
+            "privacy_policy_url": org.get("privacy_policy_url"),
+        },
         "categories": categories,
         "vendors": out_vendors,
     }
@@ -69,14 +96,25 @@ def diff(before: dict | None, after: dict) -> list[dict]:
     new_cats = {c["key"]: c for c in after["categories"]}
     for key, cat in new_cats.items():
         if key not in old_cats:
-            changes.append({"change": "category_added", "category": key, "required": cat["required"]})
+            changes.append(
+                {"change": "category_added", "category": key, "required": cat["required"]}
+            )
             continue
-        fields = [f for f in ("required", "name", "description", "google_consent_types",
-                              "gpc_refuses") if old_cats[key][f] != cat[f]]
+        fields = [
+            f
+            for f in ("required", "name", "description", "google_consent_types", "gpc_refuses")
+            if old_cats[key][f] != cat[f]
+        ]
         if fields:
-            changes.append({"change": "category_changed", "category": key, "fields": fields,
-                            "required": cat["required"],
-                            "was_required": old_cats[key]["required"]})
+            changes.append(
+                {
+                    "change": "category_changed",
+                    "category": key,
+                    "fields": fields,
+                    "required": cat["required"],
+                    "was_required": old_cats[key]["required"],
+                }
+            )
     for key in old_cats:
         if key not in new_cats:
             changes.append({"change": "category_removed", "category": key})
@@ -85,22 +123,46 @@ def diff(before: dict | None, after: dict) -> list[dict]:
     for key, vendor in new_vendors.items():
         old = old_vendors.get(key)
         if old is None:
-            changes.append({"change": "vendor_added", "vendor": key, "name": vendor["name"],
-                            "category": vendor["category"]})
+            changes.append(
+                {
+                    "change": "vendor_added",
+                    "vendor": key,
+                    "name": vendor["name"],
+                    "category": vendor["category"],
+                }
+            )
             continue
         if old["category"] != vendor["category"]:
-            changes.append({"change": "vendor_moved", "vendor": key, "name": vendor["name"],
-                            "from": old["category"], "to": vendor["category"]})
+            changes.append(
+                {
+                    "change": "vendor_moved",
+                    "vendor": key,
+                    "name": vendor["name"],
+                    "from": old["category"],
+                    "to": vendor["category"],
+                }
+            )
         fields = [f for f in VENDOR_PUBLIC_FIELDS if old.get(f) != vendor.get(f)]
         if fields:
-            changes.append({"change": "vendor_changed", "vendor": key, "name": vendor["name"],
-                            "fields": fields})
+            changes.append(
+                {
+                    "change": "vendor_changed",
+                    "vendor": key,
+                    "name": vendor["name"],
+                    "fields": fields,
+                }
+            )
     for key, vendor in old_vendors.items():
         if key not in new_vendors:
-            changes.append({"change": "vendor_removed", "vendor": key, "name": vendor["name"],
-                            "category": vendor["category"]})
-    site_fields = [f for f in SITE_PUBLIC_FIELDS
-                   if before["site"].get(f) != after["site"].get(f)]
+            changes.append(
+                {
+                    "change": "vendor_removed",
+                    "vendor": key,
+                    "name": vendor["name"],
+                    "category": vendor["category"],
+                }
+            )
+    site_fields = [f for f in SITE_PUBLIC_FIELDS if before["site"].get(f) != after["site"].get(f)]
     if before["organization"] != after["organization"]:
         site_fields.append("organization")
     if site_fields:

@@ -1,4 +1,5 @@
 """Running the application under gunicorn, the production WSGI server."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -19,22 +20,26 @@ class _Server(BaseApplication):
 
     def load(self):
         from . import create_app
+
         return create_app({"DATABASE": self.database})
 
 
 def run(database: str, host: str, port: int, workers: int | None = None) -> None:
     workers = workers or multiprocessing.cpu_count() * 2 + 1
-    _Server(database, {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "sync",
-        # Each worker builds its own app after the fork: no shared connection crosses a fork.
-        "preload_app": False,
-        "accesslog": "-",
-        # The default format logs the query string; ours never holds secrets, but keep it short.
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
-        "timeout": 30,
-        "graceful_timeout": 10,
-        # Several servers (tests, a demo) may run at once; none needs gunicorn's control socket.
-        "control_socket_disable": True,
-    }).run()
+    _Server(
+        database,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "sync",
+            # Each worker builds its own app after the fork: no shared connection crosses a fork.
+            "preload_app": False,
+            "accesslog": "-",
+            # The default format logs the query string; ours never holds secrets, but keep it short.
+            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+            "timeout": 30,
+            "graceful_timeout": 10,
+            # Several servers (tests, a demo) may run at once; none needs gunicorn's control socket.
+            "control_socket_disable": True,
+        },
+    ).run()

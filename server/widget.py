@@ -1,4 +1,5 @@
 """The embeddable widget: /w/<site>.js assembled, minified and compressed once per revision."""
+
 from __future__ import annotations
 
 import gzip
@@ -28,9 +29,19 @@ WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
 # What the first layer needs; vendor details are fetched from the config API when the
 # preferences are first opened, so the script does not grow with the number of vendors.
-FIRST_LAYER_FIELDS = ("revision", "consent_revision", "name", "notice", "languages",
-                      "default_language", "consent_max_age_days", "cookie_domain",
-                      "google_consent_mode", "honor_gpc", "reload_on_withdrawal")
+FIRST_LAYER_FIELDS = (
+    "revision",
+    "consent_revision",
+    "name",
+    "notice",
+    "languages",
+    "default_language",
+    "consent_max_age_days",
+    "cookie_domain",
+    "google_consent_mode",
+    "honor_gpc",
+    "reload_on_withdrawal",
+)
 
 bp = Blueprint("widget", __name__)
 
@@ -69,7 +80,9 @@ def load_sources(directory: Path = WIDGET_DIR) -> Sources:
             (css if line.endswith(".css") else js).append(text)
         # One function scope for all modules; its names are shortened, nothing leaks to the page.
         code = "(function(CFG,CSS){'use strict';\n" + "\n".join(js) + "\n})"
-        js_min = minify_print(es5(code), obfuscate=True, obfuscate_globals=False).rstrip().rstrip(";")
+        js_min = (
+            minify_print(es5(code), obfuscate=True, obfuscate_globals=False).rstrip().rstrip(";")
+        )
         css_min = rcssmin.cssmin("\n".join(css))
         digest = hashlib.sha256((js_min + "\0" + css_min).encode()).hexdigest()
         _sources[key] = Sources(js_min, css_min, digest)
@@ -79,17 +92,27 @@ def load_sources(directory: Path = WIDGET_DIR) -> Sources:
 def script_json(value) -> str:
     """JSON that is safe inside a script: no `</script>`, no line separators that end a string."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def first_layer_config(revision: dict) -> dict:
     config = public_config(revision)
     out = {"site": config["site"]}
     out.update({field: config.get(field) for field in FIRST_LAYER_FIELDS})
-    out["categories"] = [{"key": c["key"], "required": c["required"],
-                          "google_consent_types": c["google_consent_types"],
-                          "gpc_refuses": c["gpc_refuses"]} for c in config["categories"]]
+    out["categories"] = [
+        {
+            "key": c["key"],
+            "required": c["required"],
+            "google_consent_types": c["google_consent_types"],
+            "gpc_refuses": c["gpc_refuses"],
+        }
+        for c in config["categories"]
+    ]
     return out
 
 
@@ -97,8 +120,12 @@ def build(config: dict, sources: Sources) -> Bundle:
     text = sources.js + "(" + script_json(config) + "," + script_json(sources.css) + ");\n"
     raw = text.encode("utf-8")
     digest = hashlib.sha256(raw).hexdigest()[:32]
-    return Bundle(raw=raw, gzip=gzip.compress(raw, 9, mtime=0),
-                  br=brotli.compress(raw, quality=11) if brotli else None, etag=digest)
+    return Bundle(
+        raw=raw,
+        gzip=gzip.compress(raw, 9, mtime=0),
+        br=brotli.compress(raw, quality=11) if brotli else None,
+        etag=digest,
+    )
 
 
 def bundle_for(db, site_key: str) -> Bundle | None:
@@ -124,8 +151,11 @@ def bundle_for(db, site_key: str) -> Bundle | None:
 
 def missing_script(site_key: str) -> Response:
     # A site must never break because its widget is missing: valid, silent but for one warning.
-    body = ("console.warn(" + script_json(f"Privacy Center: no published widget for site "
-                                           f"'{site_key[:60]}'") + ");\n")
+    body = (
+        "console.warn("
+        + script_json(f"Privacy Center: no published widget for site '{site_key[:60]}'")
+        + ");\n"
+    )
     response = Response(body, content_type="text/javascript; charset=utf-8")
     response.headers["Cache-Control"] = "public, max-age=60"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -168,7 +198,9 @@ def demo(site_key):
     config = public_config(revision)
     lang = request.args.get("lang")
     if lang not in config["languages"]:
-        lang = request.accept_languages.best_match(config["languages"]) or config["default_language"]
+        lang = (
+            request.accept_languages.best_match(config["languages"]) or config["default_language"]
+        )
     return render_template("demo/page.html", config=config, lang=lang, site_key=site_key)
 
 

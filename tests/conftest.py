@@ -1,16 +1,17 @@
 """Fixtures: an app on its own temporary SQLite file, its client, tokens and a small registry."""
+
 from __future__ import annotations
 
 import copy
 
 import pytest
 
-from support import REGISTRY
-
 from server import create_app
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import REGISTRY
+
 
 @pytest.fixture
 def registry_doc():

@@ -1,57 +1,94 @@
 """Test data shared by the test modules: a small registry and a decision body."""
+
 from __future__ import annotations
 
 ORIGIN = "https://shop.example.co.jp"
 
 REGISTRY = {
-    "organization": {"name": {"ja": "株式会社サンプル", "en": "Sample Inc."},
-                     "privacy_policy_url": "https://www.example.co.jp/privacy/"},
+    "organization": {
+        "name": {"ja": "株式会社サンプル", "en": "Sample Inc."},
+        "privacy_policy_url": "https://www.example.co.jp/privacy/",
+    },
     "vendors": [
-        {"key": "google-analytics", "name": "Google Analytics", "recipient": "Google LLC",
-         "country": "US", "privacy_policy_url": "https://policies.google.com/privacy",
-         "opt_out_url": "https://tools.google.com/dlpage/gaoptout",
-         "hosts": ["www.google-analytics.com"],
-         "cookies": [{"name": "_ga", "duration_days": 400}],
-         "data_sent": {"ja": "閲覧したページのURL", "en": "Page URLs visited"},
-         "purpose": {"ja": "利用状況の分析", "en": "Analysing how the site is used"}},
-        {"key": "ad-network", "name": "Ad Network", "recipient": "Ads Co.",
-         "privacy_policy_url": "https://ads.example/privacy",
-         "data_sent": {"ja": "Cookie ID", "en": "Cookie ID"},
-         "purpose": {"ja": "広告配信", "en": "Showing ads"}},
-        {"key": "video", "name": "Video Player", "recipient": "Video Co.",
-         "privacy_policy_url": "https://video.example/privacy",
-         "data_sent": {"ja": "再生状況", "en": "Playback"},
-         "purpose": {"ja": "動画の再生", "en": "Playing videos"}},
+        {
+            "key": "google-analytics",
+            "name": "Google Analytics",
+            "recipient": "Google LLC",
+            "country": "US",
+            "privacy_policy_url": "https://policies.google.com/privacy",
+            "opt_out_url": "https://tools.google.com/dlpage/gaoptout",
+            "hosts": ["www.google-analytics.com"],
+            "cookies": [{"name": "_ga", "duration_days": 400}],
+            "data_sent": {"ja": "閲覧したページのURL", "en": "Page URLs visited"},
+            "purpose": {"ja": "利用状況の分析", "en": "Analysing how the site is used"},
+        },
+        {
+            "key": "ad-network",
+            "name": "Ad Network",
+            "recipient": "Ads Co.",
+            "privacy_policy_url": "https://ads.example/privacy",
+            "data_sent": {"ja": "Cookie ID", "en": "Cookie ID"},
+            "purpose": {"ja": "広告配信", "en": "Showing ads"},
+        },
+        {
+            "key": "video",
+            "name": "Video Player",
+            "recipient": "Video Co.",
+            "privacy_policy_url": "https://video.example/privacy",
+            "data_sent": {"ja": "再生状況", "en": "Playback"},
+            "purpose": {"ja": "動画の再生", "en": "Playing videos"},
+        },
     ],
-    "sites": [{
-        "key": "shop",
-        "name": {"ja": "サンプルショップ", "en": "Sample Shop"},
-        "origins": [ORIGIN],
-        "languages": ["ja", "en"],
-        "default_language": "ja",
-        "consent_max_age_days": 180,
-        "google_consent_mode": True,
-        "honor_gpc": True,
-        "categories": [
-            {"key": "necessary", "required": True, "name": {"ja": "必須", "en": "Necessary"},
-             "description": {"ja": "必須です", "en": "Always on"}},
-            {"key": "functional", "name": {"ja": "機能", "en": "Functional"},
-             "description": {"ja": "便利な機能", "en": "Convenience"}},
-            {"key": "analytics", "name": {"ja": "分析", "en": "Analytics"},
-             "description": {"ja": "分析します", "en": "We measure"}},
-            {"key": "advertising", "name": {"ja": "広告", "en": "Advertising"},
-             "description": {"ja": "広告です", "en": "Ads"}},
-        ],
-        "vendors": [{"vendor": "video", "category": "functional"},
-                    {"vendor": "google-analytics", "category": "analytics"},
-                    {"vendor": "ad-network", "category": "advertising"}],
-    }],
+    "sites": [
+        {
+            "key": "shop",
+            "name": {"ja": "サンプルショップ", "en": "Sample Shop"},
+            "origins": [ORIGIN],
+            "languages": ["ja", "en"],
+            "default_language": "ja",
+            "consent_max_age_days": 180,
+            "google_consent_mode": True,
+            "honor_gpc": True,
+            "categories": [
+                {
+                    "key": "necessary",
+                    "required": True,
+                    "name": {"ja": "必須", "en": "Necessary"},
+                    "description": {"ja": "必須です", "en": "Always on"},
+                },
+                {
+                    "key": "functional",
+                    "name": {"ja": "機能", "en": "Functional"},
+                    "description": {"ja": "便利な機能", "en": "Convenience"},
+                },
+                {
+                    "key": "analytics",
+                    "name": {"ja": "分析", "en": "Analytics"},
+                    "description": {"ja": "分析します", "en": "We measure"},
+                },
+                {
+                    "key": "advertising",
+                    "name": {"ja": "広告", "en": "Advertising"},
+                    "description": {"ja": "広告です", "en": "Ads"},
+                },
+            ],
+            "vendors": [
+                {"vendor": "video", "category": "functional"},
+                {"vendor": "google-analytics", "category": "analytics"},
+                {"vendor": "ad-network", "category": "advertising"},
+            ],
+        }
+    ],
 }
 
 
 def decision(**overrides):
-    body = {"revision": 1, "action": "custom",
-            "categories": {"functional": True, "analytics": True, "advertising": False},
-            "language": "en", "page_url": "https://shop.example.co.jp/items/1?q=secret#top"}
+    body = {
+        "revision": 1,
+        "action": "custom",
+        "categories": {"functional": True, "analytics": True, "advertising": False},
+        "language": "en",
+        "page_url": "https://shop.example.co.jp/items/1?q=secret#top",
+    }
     body.update(overrides)
     return body

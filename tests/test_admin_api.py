@@ -1,19 +1,25 @@
 """The admin API: tokens, the registry's resources, publishing, exports and the audit log."""
+
 import csv
 import io
 import json
 
 import pytest
 
-from support import ORIGIN, decision
 from server.storage import accounts
+from support import ORIGIN, decision
 
 API = "/api/v1/admin"
 
-NEW_VENDOR = {"key": "chat-widget", "name": "Chat", "recipient": "Chat K.K.", "country": "JP",
-              "privacy_policy_url": "https://chat.example/privacy",
-              "data_sent": {"ja": "チャット内容", "en": "Chat messages"},
-              "purpose": {"ja": "問い合わせ対応", "en": "Answering questions"}}
+NEW_VENDOR = {
+    "key": "chat-widget",
+    "name": "Chat",
+    "recipient": "Chat K.K.",
+    "country": "JP",
+    "privacy_policy_url": "https://chat.example/privacy",
+    "data_sent": {"ja": "チャット内容", "en": "Chat messages"},
+    "purpose": {"ja": "問い合わせ対応", "en": "Answering questions"},
+}
 
 
 def test_token_required(client, published, db):
@@ -45,19 +51,28 @@ def test_vendor_crud_and_audit(client, auth, published):
     assert client.post(f"{API}/vendors", json=NEW_VENDOR, headers=auth).status_code == 409
     listed = client.get(f"{API}/vendors?q=chat", headers=auth).json
     assert [v["key"] for v in listed] == ["chat-widget"]
-    patched = client.patch(f"{API}/vendors/chat-widget", json={"recipient": "Chat Inc."},
-                           headers=auth)
+    patched = client.patch(
+        f"{API}/vendors/chat-widget", json={"recipient": "Chat Inc."}, headers=auth
+    )
     assert patched.status_code == 200 and patched.json["recipient"] == "Chat Inc."
     assert patched.json["purpose"]["en"] == "Answering questions"
     assert client.delete(f"{API}/vendors/chat-widget", headers=auth).status_code == 204
     assert client.get(f"{API}/vendors/chat-widget", headers=auth).status_code == 404
     audit = client.get(f"{API}/audit", headers=auth).json
-    mine = [(e["action"], e["object_type"], e["object_key"]) for e in audit
-            if e["actor"] == "token:tests"]
-    assert mine == [("delete", "vendor", "chat-widget"), ("update", "vendor", "chat-widget"),
-                    ("create", "vendor", "chat-widget")]
+    mine = [
+        (e["action"], e["object_type"], e["object_key"])
+        for e in audit
+        if e["actor"] == "token:tests"
+    ]
+    assert mine == [
+        ("delete", "vendor", "chat-widget"),
+        ("update", "vendor", "chat-widget"),
+        ("create", "vendor", "chat-widget"),
+    ]
     update = next(e for e in audit if e["action"] == "update")
-    assert update["before"]["recipient"] == "Chat K.K." and update["after"]["recipient"] == "Chat Inc."
+    assert (
+        update["before"]["recipient"] == "Chat K.K." and update["after"]["recipient"] == "Chat Inc."
+    )
 
 
 def test_invalid_vendor_names_each_field_and_changes_nothing(client, auth, published, db):
@@ -70,7 +85,9 @@ def test_invalid_vendor_names_each_field_and_changes_nothing(client, auth, publi
     assert db.execute("SELECT COUNT(*) FROM vendors").fetchone()[0] == 3
     # a vendor used by a site must keep every language of that site
     response = client.patch(f"{API}/vendors/video", json={"purpose": {"ja": "動画"}}, headers=auth)
-    assert response.status_code == 400 and "purpose.en: missing" in response.json["error"]["message"]
+    assert (
+        response.status_code == 400 and "purpose.en: missing" in response.json["error"]["message"]
+    )
 
 
 def test_vendor_in_use_cannot_be_deleted(client, auth, published):
@@ -82,36 +99,53 @@ def test_vendor_in_use_cannot_be_deleted(client, auth, published):
 def test_sites_categories_assignments(client, auth, published):
     site = client.get(f"{API}/sites/shop", headers=auth).json
     assert site["origins"] == [ORIGIN]
-    response = client.patch(f"{API}/sites/shop", json={"origins": [ORIGIN, "https://m.example.co.jp"]},
-                            headers=auth)
+    response = client.patch(
+        f"{API}/sites/shop", json={"origins": [ORIGIN, "https://m.example.co.jp"]}, headers=auth
+    )
     assert response.status_code == 200 and len(response.json["origins"]) == 2
-    social = {"key": "social", "name": {"ja": "SNS", "en": "Social"},
-              "description": {"ja": "共有", "en": "Sharing"}, "position": 1}
+    social = {
+        "key": "social",
+        "name": {"ja": "SNS", "en": "Social"},
+        "description": {"ja": "共有", "en": "Sharing"},
+        "position": 1,
+    }
     response = client.post(f"{API}/sites/shop/categories", json=social, headers=auth)
     assert response.status_code == 201
     keys = [c["key"] for c in client.get(f"{API}/sites/shop/categories", headers=auth).json]
     assert keys == ["necessary", "social", "functional", "analytics", "advertising"]
     client.post(f"{API}/vendors", json=NEW_VENDOR, headers=auth)
-    response = client.post(f"{API}/sites/shop/vendors",
-                           json={"vendor": "chat-widget", "category": "social"}, headers=auth)
+    response = client.post(
+        f"{API}/sites/shop/vendors",
+        json={"vendor": "chat-widget", "category": "social"},
+        headers=auth,
+    )
     assert response.status_code == 201
-    response = client.post(f"{API}/sites/shop/vendors",
-                           json={"vendor": "chat-widget", "category": "analytics"}, headers=auth)
+    response = client.post(
+        f"{API}/sites/shop/vendors",
+        json={"vendor": "chat-widget", "category": "analytics"},
+        headers=auth,
+    )
     assert response.status_code == 409
-    response = client.put(f"{API}/sites/shop/vendors/chat-widget", json={"category": "nope"},
-                          headers=auth)
+    response = client.put(
+        f"{API}/sites/shop/vendors/chat-widget", json={"category": "nope"}, headers=auth
+    )
     assert response.status_code == 400 and "no category 'nope'" in response.json["error"]["message"]
     response = client.delete(f"{API}/sites/shop/categories/social", headers=auth)
     assert response.status_code == 409
-    response = client.put(f"{API}/sites/shop/vendors/chat-widget", json={"category": "functional"},
-                          headers=auth)
+    response = client.put(
+        f"{API}/sites/shop/vendors/chat-widget", json={"category": "functional"}, headers=auth
+    )
     assert response.status_code == 200
     assert client.delete(f"{API}/sites/shop/categories/social", headers=auth).status_code == 204
     published_now = client.post(f"{API}/sites/shop/publish", headers=auth)
     assert published_now.status_code == 201
     assert published_now.json["number"] == 2 and published_now.json["needs_decision"]
-    assert {"change": "vendor_added", "vendor": "chat-widget", "name": "Chat",
-            "category": "functional"} in published_now.json["changes"]
+    assert {
+        "change": "vendor_added",
+        "vendor": "chat-widget",
+        "name": "Chat",
+        "category": "functional",
+    } in published_now.json["changes"]
     unchanged = client.post(f"{API}/sites/shop/publish", headers=auth)
     assert unchanged.status_code == 200 and unchanged.json["created"] is False
     numbers = [r["number"] for r in client.get(f"{API}/sites/shop/revisions", headers=auth).json]
@@ -121,10 +155,20 @@ def test_sites_categories_assignments(client, auth, published):
 
 
 def test_create_site_and_refuse_deleting_a_published_one(client, auth, published):
-    new = {"key": "blog", "name": {"ja": "ブログ", "en": "Blog"}, "origins": ["https://blog.example"],
-           "languages": ["en"], "categories": [
-               {"key": "necessary", "required": True, "name": {"en": "Necessary"},
-                "description": {"en": "Needed"}}]}
+    new = {
+        "key": "blog",
+        "name": {"ja": "ブログ", "en": "Blog"},
+        "origins": ["https://blog.example"],
+        "languages": ["en"],
+        "categories": [
+            {
+                "key": "necessary",
+                "required": True,
+                "name": {"en": "Necessary"},
+                "description": {"en": "Needed"},
+            }
+        ],
+    }
     response = client.post(f"{API}/sites", json=new, headers=auth)
     assert response.status_code == 201 and response.json["default_language"] == "en"
     assert client.delete(f"{API}/sites/blog", headers=auth).status_code == 204
@@ -157,8 +201,11 @@ def test_export_decisions_csv_and_jsonl(client, auth, published):
 
 
 def test_organization(client, auth, published):
-    response = client.patch(f"{API}/organization",
-                            json={"name": {"ja": "株式会社テスト", "en": "Test Inc."}}, headers=auth)
+    response = client.patch(
+        f"{API}/organization",
+        json={"name": {"ja": "株式会社テスト", "en": "Test Inc."}},
+        headers=auth,
+    )
     assert response.status_code == 200 and response.json["name"]["en"] == "Test Inc."
     response = client.patch(f"{API}/organization", json={"name": {"ja": "x"}}, headers=auth)
     assert response.status_code == 400 and "name.en: missing" in response.json["error"]["message"]
@@ -171,15 +218,19 @@ def test_non_json_body(client, auth, published, path):
 
 
 def test_csv_export_cannot_carry_a_spreadsheet_formula(client, auth, published):
-    client.post("/api/v1/sites/shop/decisions", json=decision(), headers={
-        "Origin": ORIGIN, "User-Agent": '=HYPERLINK("https://evil.example","x")'})
+    client.post(
+        "/api/v1/sites/shop/decisions",
+        json=decision(),
+        headers={"Origin": ORIGIN, "User-Agent": '=HYPERLINK("https://evil.example","x")'},
+    )
     text = client.get(f"{API}/sites/shop/decisions?format=csv", headers=auth).get_data(as_text=True)
     row = list(csv.DictReader(io.StringIO(text)))[0]
-    assert row["user_agent"] == "'=HYPERLINK(\"https://evil.example\",\"x\")"
+    assert row["user_agent"] == '\'=HYPERLINK("https://evil.example","x")'
 
 
-@pytest.mark.parametrize("query", ["since=2026-13-45", "until=2026-01-01T25:61",
-                                   "since=2026-02-30"])
+@pytest.mark.parametrize(
+    "query", ["since=2026-13-45", "until=2026-01-01T25:61", "since=2026-02-30"]
+)
 def test_impossible_times_are_a_400(client, auth, published, query):
     response = client.get(f"{API}/sites/shop/decisions?{query}", headers=auth)
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid"
@@ -192,6 +243,7 @@ def test_audit_bounds(client, auth, query):
 
 
 def test_deeply_nested_body_is_a_400(client, auth, published):
-    response = client.post(f"{API}/vendors", data="[" * 5000, headers=auth,
-                           content_type="application/json")
+    response = client.post(
+        f"{API}/vendors", data="[" * 5000, headers=auth, content_type="application/json"
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"

@@ -1,4 +1,5 @@
 """Admin UI: signing in, the session cookie, CSRF, throttling, and each role against each action."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,9 @@ def sign_in(client, db, role="admin", email=None):
     email = email or f"{role}@example.com"
     accounts.create_user(db, email, PASSWORD, role)
     token = csrf(client)
-    response = client.post("/admin/login", data={"email": email, "password": PASSWORD,
-                                                  "csrf_token": token})
+    response = client.post(
+        "/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302, response.text
     return csrf(client, "/admin/")  # a new token comes with the new session
 
@@ -32,9 +34,10 @@ def audit_count(db):
 def test_sign_in_sets_a_protected_session_cookie_and_sign_out_ends_it(client, db):
     accounts.create_user(db, "a@example.com", PASSWORD, "admin")
     token = csrf(client)
-    response = client.post("/admin/login?next=/admin/vendors",
-                           data={"email": "A@example.com ", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/admin/login?next=/admin/vendors",
+        data={"email": "A@example.com ", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/admin/vendors"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
@@ -49,18 +52,21 @@ def test_the_cookie_is_secure_over_https(client, db):
     accounts.create_user(db, "a@example.com", PASSWORD, "admin")
     page = client.get("/admin/login", base_url="https://admin.example")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    response = client.post("/admin/login", base_url="https://admin.example",
-                           data={"email": "a@example.com", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/admin/login",
+        base_url="https://admin.example",
+        data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token},
+    )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
 def test_an_open_redirect_after_sign_in_is_refused(client, db):
     accounts.create_user(db, "a@example.com", PASSWORD, "admin")
     token = csrf(client)
-    response = client.post("/admin/login?next=//evil.example/x",
-                           data={"email": "a@example.com", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/admin/login?next=//evil.example/x",
+        data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/admin/"
 
 
@@ -68,12 +74,14 @@ def test_wrong_password_and_deactivated_users_cannot_sign_in(client, db):
     user_id = accounts.create_user(db, "a@example.com", PASSWORD, "admin")
     accounts.create_user(db, "b@example.com", PASSWORD, "admin")
     token = csrf(client)
-    wrong = client.post("/admin/login", data={"email": "a@example.com", "password": "nope",
-                                              "csrf_token": token})
+    wrong = client.post(
+        "/admin/login", data={"email": "a@example.com", "password": "nope", "csrf_token": token}
+    )
     assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
     accounts.update_user(db, user_id, "test", active=False)
-    gone = client.post("/admin/login", data={"email": "a@example.com", "password": PASSWORD,
-                                             "csrf_token": token})
+    gone = client.post(
+        "/admin/login", data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     assert gone.status_code == 401
 
 
@@ -89,11 +97,17 @@ def test_failed_sign_ins_are_slowed_per_account_and_remembered_in_the_database(c
     accounts.create_user(db, "a@example.com", PASSWORD, "admin")
     token = csrf(client)
     for _ in range(throttle.FREE_TRIES["account"]):
-        assert client.post("/admin/login", data={"email": "a@example.com", "password": "x",
-                                                 "csrf_token": token}).status_code == 401
+        assert (
+            client.post(
+                "/admin/login",
+                data={"email": "a@example.com", "password": "x", "csrf_token": token},
+            ).status_code
+            == 401
+        )
     # Even the right password waits now: the guesser cannot tell when they hit it.
-    slowed = client.post("/admin/login", data={"email": "a@example.com", "password": PASSWORD,
-                                               "csrf_token": token})
+    slowed = client.post(
+        "/admin/login", data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     assert slowed.status_code == 429 and "Try again in" in slowed.text
     rows = db.execute("SELECT COUNT(*) FROM login_failures WHERE scope = 'account:a@example.com'")
     assert rows.fetchone()[0] == throttle.FREE_TRIES["account"]
@@ -101,7 +115,7 @@ def test_failed_sign_ins_are_slowed_per_account_and_remembered_in_the_database(c
 
 def test_throttle_waits_double_and_cover_addresses(db):
     now = 1_000_000.0
-    for i in range(5):
+    for _ in range(5):
         throttle.failed(db, "a@example.com", "10.0.0.1", now=now)
     assert throttle.wait_seconds(db, "a@example.com", "10.0.0.9", now=now) == 1
     throttle.failed(db, "a@example.com", "10.0.0.1", now=now)
@@ -119,8 +133,9 @@ def test_a_form_without_the_csrf_token_changes_nothing(client, db):
     sign_in(client, db, "admin")
     before = audit_count(db)
     for data in ({}, {"csrf_token": "forged"}):
-        response = client.post("/admin/users", data={"email": "x@example.com", "role": "admin",
-                                                     **data})
+        response = client.post(
+            "/admin/users", data={"email": "x@example.com", "role": "admin", **data}
+        )
         assert response.status_code == 400 and "expired" in response.text
     assert audit_count(db) == before
     assert db.execute("SELECT COUNT(*) FROM users WHERE email = 'x@example.com'").fetchone()[0] == 0
@@ -144,15 +159,36 @@ ACTIONS = [
     ("GET", "/admin/consents", None, "viewer"),
     ("GET", "/admin/consents/export?site=shop&format=csv", None, "viewer"),
     ("GET", "/admin/vendors/new", None, "editor"),
-    ("POST", "/admin/vendors/new", {"key": "new-one", "name": "New", "recipient": "R",
-                                    "privacy_policy_url": "https://r.example/p",
-                                    "data_sent.ja": "ID", "data_sent.en": "ID",
-                                    "purpose.ja": "分析", "purpose.en": "Analysis"}, "editor"),
-    ("POST", "/admin/vendors/video", {"key": "video", "name": "Video 2", "recipient": "Video Co.",
-                                      "privacy_policy_url": "https://video.example/privacy",
-                                      "data_sent.ja": "再生状況", "data_sent.en": "Playback",
-                                      "purpose.ja": "動画の再生", "purpose.en": "Playing videos"},
-     "editor"),
+    (
+        "POST",
+        "/admin/vendors/new",
+        {
+            "key": "new-one",
+            "name": "New",
+            "recipient": "R",
+            "privacy_policy_url": "https://r.example/p",
+            "data_sent.ja": "ID",
+            "data_sent.en": "ID",
+            "purpose.ja": "分析",
+            "purpose.en": "Analysis",
+        },
+        "editor",
+    ),
+    (
+        "POST",
+        "/admin/vendors/video",
+        {
+            "key": "video",
+            "name": "Video 2",
+            "recipient": "Video Co.",
+            "privacy_policy_url": "https://video.example/privacy",
+            "data_sent.ja": "再生状況",
+            "data_sent.en": "Playback",
+            "purpose.ja": "動画の再生",
+            "purpose.en": "Playing videos",
+        },
+        "editor",
+    ),
     ("POST", "/admin/sites/shop/categories/analytics/move", {"direction": "up"}, "editor"),
     ("POST", "/admin/sites/shop/vendors/video", {"category": "analytics"}, "editor"),
     ("POST", "/admin/sites/shop/vendors/video/delete", {}, "editor"),
@@ -169,12 +205,14 @@ RANK = {"viewer": 0, "editor": 1, "admin": 2}
 @pytest.mark.parametrize("role", ["anonymous", "viewer", "editor", "admin"])
 def test_each_role_against_each_action(client, db, published, role):
     from server.storage import revisions as revision_store
+
     if role != "anonymous":
         token = sign_in(client, db, role)
     else:
         token = csrf(client)
     # A second revision, so that a rollback to 1 has something to do.
     from server.storage import registry as registry_store
+
     doc = registry_store.load(db)
     doc["sites"][0]["vendors"] = doc["sites"][0]["vendors"][:-1]
     registry_store.save(db, doc, "test")
@@ -199,10 +237,11 @@ def test_each_role_against_each_action(client, db, published, role):
 
 def test_failed_sign_ins_store_no_ip_address(client, db):
     token = csrf(client)
-    response = client.post("/admin/login", data={"email": "nobody@example.com",
-                                                  "password": "wrong password!",
-                                                  "csrf_token": token},
-                           environ_base={"REMOTE_ADDR": "203.0.113.77"})
+    response = client.post(
+        "/admin/login",
+        data={"email": "nobody@example.com", "password": "wrong password!", "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "203.0.113.77"},
+    )
     assert response.status_code == 401
     scopes = [scope for (scope,) in db.execute("SELECT scope FROM login_failures")]
     assert len(scopes) == 2 and not any("203.0.113" in scope for scope in scopes)

@@ -1,4 +1,5 @@
 """Consent figures: the daily rollups follow the log (record, erase, migration) and the page shows them."""
+
 from __future__ import annotations
 
 import re
@@ -13,17 +14,29 @@ PASSWORD = "correct horse battery"
 
 
 def choice(action, analytics, ads, revision=1):
-    return {"revision": revision, "action": action,
-            "categories": {"necessary": True, "functional": analytics, "analytics": analytics,
-                           "advertising": ads},
-            "vendors": {"video": analytics, "google-analytics": analytics, "ad-network": ads},
-            "language": "en", "page_url": None, "gpc": False}
+    return {
+        "revision": revision,
+        "action": action,
+        "categories": {
+            "necessary": True,
+            "functional": analytics,
+            "analytics": analytics,
+            "advertising": ads,
+        },
+        "vendors": {"video": analytics, "google-analytics": analytics, "ad-network": ads},
+        "language": "en",
+        "page_url": None,
+        "gpc": False,
+    }
 
 
 def rollup_rows(db):
-    return (db.execute("SELECT * FROM figures_daily ORDER BY 1, 2, 3, 4").fetchall(),
-            db.execute("SELECT * FROM figures_optins WHERE accepted != 0 "
-                       "ORDER BY 1, 2, 3, 4, 5").fetchall())
+    return (
+        db.execute("SELECT * FROM figures_daily ORDER BY 1, 2, 3, 4").fetchall(),
+        db.execute(
+            "SELECT * FROM figures_optins WHERE accepted != 0 ORDER BY 1, 2, 3, 4, 5"
+        ).fetchall(),
+    )
 
 
 def test_rollups_follow_record_and_erase(db, published):
@@ -32,7 +45,10 @@ def test_rollups_follow_record_and_erase(db, published):
     decision_log.record(db, "shop", "d" * 22, choice("custom", True, False), None, None)
     day = stamp[:10]
     assert figures_store.daily(db, "shop", day, day) == [
-        (day, 1, "accept_all", 1), (day, 1, "custom", 1), (day, 1, "reject_all", 1)]
+        (day, 1, "accept_all", 1),
+        (day, 1, "custom", 1),
+        (day, 1, "reject_all", 1),
+    ]
     optins = {(kind, key): n for _, kind, key, n in figures_store.optins(db, "shop", day, day)}
     assert optins[("category", "analytics")] == 2 and optins[("category", "advertising")] == 1
     assert optins[("category", "necessary")] == 3 and optins[("vendor", "ad-network")] == 1
@@ -43,8 +59,9 @@ def test_rollups_follow_record_and_erase(db, published):
 
 
 def test_the_migration_builds_rollups_from_an_existing_log(tmp_path, published, db):
-    for i, (action, a, ads) in enumerate([("accept_all", True, True), ("custom", True, False),
-                                          ("reject_all", False, False)]):
+    for i, (action, a, ads) in enumerate(
+        [("accept_all", True, True), ("custom", True, False), ("reject_all", False, False)]
+    ):
         decision_log.record(db, "shop", f"{i:022d}", choice(action, a, ads), None, None)
     expected = rollup_rows(db)
     # Go back to schema 1 with the same log, then migrate again: the back-fill must agree.
@@ -52,13 +69,19 @@ def test_the_migration_builds_rollups_from_an_existing_log(tmp_path, published, 
     conn = sqlite3.connect(old)
     conn.executescript(STEPS[0])
     conn.execute("PRAGMA user_version = 1")
-    cols = ("consent_id, site_key, revision, action, categories, vendors, language, page_url, "
-            "gpc, recorded_at")
-    conn.executemany(f"INSERT INTO decisions ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     db.execute(f"SELECT {cols} FROM decisions").fetchall())
+    cols = (
+        "consent_id, site_key, revision, action, categories, vendors, language, page_url, "
+        "gpc, recorded_at"
+    )
+    conn.executemany(
+        f"INSERT INTO decisions ({cols}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        db.execute(f"SELECT {cols} FROM decisions").fetchall(),
+    )
     # the log's choices decode against the revisions they name
-    conn.executemany("INSERT INTO revisions VALUES (?,?,?,?,?,?,?,?,?)",
-                     db.execute("SELECT * FROM revisions").fetchall())
+    conn.executemany(
+        "INSERT INTO revisions VALUES (?,?,?,?,?,?,?,?,?)",
+        db.execute("SELECT * FROM revisions").fetchall(),
+    )
     conn.commit()
     conn.close()
     migrated = connect(old)
@@ -72,8 +95,9 @@ def test_the_figures_page_shows_shares_and_rates(client, db, published):
     decision_log.record(db, "shop", "r" * 22, choice("reject_all", False, False), None, None)
     accounts.create_user(db, "v@example.com", PASSWORD, "viewer")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post("/admin/login", data={"email": "v@example.com", "password": PASSWORD,
-                                      "csrf_token": token})
+    client.post(
+        "/admin/login", data={"email": "v@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     page = client.get("/admin/sites/shop/figures").text
     assert "4 decisions from" in page
     assert page.count("<svg") == 4
@@ -90,13 +114,15 @@ def test_consent_search_and_streamed_export(client, db, published):
     decision_log.record(db, "shop", "x" * 22, choice("custom", True, False), None, None)
     accounts.create_user(db, "v@example.com", PASSWORD, "viewer")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post("/admin/login", data={"email": "v@example.com", "password": PASSWORD,
-                                      "csrf_token": token})
+    client.post(
+        "/admin/login", data={"email": "v@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     found = client.get("/admin/consents?consent_id=" + "x" * 22).text
     assert "custom" in found and "analytics ✓" in found and "advertising ✗" in found
     export = client.get("/admin/consents/export?site=shop&format=jsonl")
     assert export.status_code == 200 and export.headers["Content-Type"].startswith(
-        "application/x-ndjson")
+        "application/x-ndjson"
+    )
     assert '"consent_id":"' + "x" * 22 in export.get_data(as_text=True)
     csv = client.get("/admin/consents/export?site=shop&format=csv&from=2001-01-01&to=2001-01-02")
     assert csv.get_data(as_text=True).strip().startswith("recorded_at,consent_id")

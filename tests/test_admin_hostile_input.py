@@ -1,4 +1,5 @@
 """Admin UI: hostile or absurd input gets a 4xx or a form error, never a 5xx."""
+
 from __future__ import annotations
 
 import re
@@ -14,25 +15,31 @@ HUGE = "9" * 24
 def signed_in(client, db, role="admin"):
     accounts.create_user(db, f"{role}@example.com", PASSWORD, role)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post("/admin/login", data={"email": f"{role}@example.com", "password": PASSWORD,
-                                      "csrf_token": token})
+    client.post(
+        "/admin/login",
+        data={"email": f"{role}@example.com", "password": PASSWORD, "csrf_token": token},
+    )
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/").text)[1]
 
 
 @pytest.fixture
 def app(db_path, db):
     from server import create_app
+
     # TESTING off: an exception becomes the 500 a visitor would get, not a test error
     return create_app({"DATABASE": db_path, "SECRET_KEY": "test-secret"})
 
 
-@pytest.mark.parametrize("path", [
-    "/admin/sites/shop/figures?from=9999-12-31",
-    "/admin/sites/shop/figures?to=0001-01-01",
-    "/admin/consents/export?site=shop&to=9999-12-31",
-    f"/admin/audit?before_id={HUGE}",
-    f"/admin/sites/shop/revisions/{HUGE}/rollback",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/sites/shop/figures?from=9999-12-31",
+        "/admin/sites/shop/figures?to=0001-01-01",
+        "/admin/consents/export?site=shop&to=9999-12-31",
+        f"/admin/audit?before_id={HUGE}",
+        f"/admin/sites/shop/revisions/{HUGE}/rollback",
+    ],
+)
 def test_absurd_numbers_and_dates_in_urls(client, db, published, path):
     signed_in(client, db)
     assert client.get(path).status_code < 500
@@ -40,17 +47,30 @@ def test_absurd_numbers_and_dates_in_urls(client, db, published, path):
 
 def test_absurd_ids_in_posted_urls(client, db, published):
     token = signed_in(client, db)
-    for path in (f"/admin/users/{HUGE}", f"/admin/tokens/{HUGE}/revoke",
-                 f"/admin/sites/shop/revisions/{HUGE}/rollback"):
+    for path in (
+        f"/admin/users/{HUGE}",
+        f"/admin/tokens/{HUGE}/revoke",
+        f"/admin/sites/shop/revisions/{HUGE}/rollback",
+    ):
         assert client.post(path, data={"csrf_token": token}).status_code in (404, 405)
 
 
 @pytest.mark.parametrize("cookies", [",", "a, ²", " , \n,,"])
 def test_odd_cookie_lines_in_the_vendor_form(client, db, published, cookies):
     token = signed_in(client, db)
-    response = client.post("/admin/vendors/new", data={
-        "key": "odd-vendor", "name": "Odd", "recipient": "Odd Co.",
-        "privacy_policy_url": "https://odd.example/privacy", "cookies": cookies,
-        "purpose.ja": "目的", "purpose.en": "Purpose", "data_sent.ja": "情報",
-        "data_sent.en": "Data", "csrf_token": token})
+    response = client.post(
+        "/admin/vendors/new",
+        data={
+            "key": "odd-vendor",
+            "name": "Odd",
+            "recipient": "Odd Co.",
+            "privacy_policy_url": "https://odd.example/privacy",
+            "cookies": cookies,
+            "purpose.ja": "目的",
+            "purpose.en": "Purpose",
+            "data_sent.ja": "情報",
+            "data_sent.en": "Data",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code < 500

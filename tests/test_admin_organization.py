@@ -1,4 +1,5 @@
 """Admin UI: the organization page (name, policy URL, sections) and deleting an unpublished site."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,29 @@ from server.storage import registry as registry_store
 
 PASSWORD = "correct horse battery"
 
-SECTION = {"key": "contact", "title.ja": "お問い合わせ", "title.en": "Contact",
-           "body.ja": "**窓口**: privacy@example.jp", "body.en": "Write to **privacy@example.jp**."}
-BLOG = {"key": "blog", "name": {"ja": "ブログ", "en": "Blog"}, "origins": ["https://blog.example"],
-        "languages": ["ja", "en"], "default_language": "ja",
-        "categories": [{"key": "necessary", "required": True,
-                        "name": {"ja": "必須", "en": "Necessary"},
-                        "description": {"ja": "必須です", "en": "Always on"}}],
-        "vendors": [{"vendor": "video", "category": "necessary"}]}
+SECTION = {
+    "key": "contact",
+    "title.ja": "お問い合わせ",
+    "title.en": "Contact",
+    "body.ja": "**窓口**: privacy@example.jp",
+    "body.en": "Write to **privacy@example.jp**.",
+}
+BLOG = {
+    "key": "blog",
+    "name": {"ja": "ブログ", "en": "Blog"},
+    "origins": ["https://blog.example"],
+    "languages": ["ja", "en"],
+    "default_language": "ja",
+    "categories": [
+        {
+            "key": "necessary",
+            "required": True,
+            "name": {"ja": "必須", "en": "Necessary"},
+            "description": {"ja": "必須です", "en": "Always on"},
+        }
+    ],
+    "vendors": [{"vendor": "video", "category": "necessary"}],
+}
 
 
 def csrf(client, path="/admin/login"):
@@ -27,8 +43,10 @@ def csrf(client, path="/admin/login"):
 
 def signed_in(client, db, role="editor"):
     accounts.create_user(db, f"{role}@example.com", PASSWORD, role)
-    client.post("/admin/login", data={"email": f"{role}@example.com", "password": PASSWORD,
-                                      "csrf_token": csrf(client)})
+    client.post(
+        "/admin/login",
+        data={"email": f"{role}@example.com", "password": PASSWORD, "csrf_token": csrf(client)},
+    )
     return csrf(client, "/admin/")
 
 
@@ -38,19 +56,27 @@ def field_error(html, name):
 
 
 def audit_rows(db):
-    return db.execute("SELECT actor, action, object_type, object_key, site_key, before, after "
-                      "FROM audit_log ORDER BY id").fetchall()
+    return db.execute(
+        "SELECT actor, action, object_type, object_key, site_key, before, after "
+        "FROM audit_log ORDER BY id"
+    ).fetchall()
 
 
 @pytest.fixture
 def setup(db, published):
     """The published test registry, a section, and an unpublished site `blog`."""
+
     def mutate(doc):
         doc["organization"]["sections"] = [
-            {"key": "about", "title": {"ja": "概要", "en": "About"},
-             "body": {"ja": "概要です。", "en": "About us."}}]
+            {
+                "key": "about",
+                "title": {"ja": "概要", "en": "About"},
+                "body": {"ja": "概要です。", "en": "About us."},
+            }
+        ]
         doc["sites"].insert(0, json.loads(json.dumps(BLOG)))
         return ""
+
     registry_store.change(db, mutate, "test")
 
 
@@ -64,12 +90,23 @@ ACTIONS = [
     ("GET", "/admin/organization", None, "viewer"),
     ("GET", "/admin/organization/sections/about", None, "viewer"),
     ("GET", "/admin/organization/sections/new", None, "editor"),
-    ("POST", "/admin/organization", {"name.ja": "株式会社サンプル", "name.en": "Sample Co.",
-                                     "privacy_policy_url": "https://example.jp/p"}, "editor"),
+    (
+        "POST",
+        "/admin/organization",
+        {
+            "name.ja": "株式会社サンプル",
+            "name.en": "Sample Co.",
+            "privacy_policy_url": "https://example.jp/p",
+        },
+        "editor",
+    ),
     ("POST", "/admin/organization/sections/new", SECTION, "editor"),
-    ("POST", "/admin/organization/sections/about", {"title.ja": "概要2", "title.en": "About 2",
-                                                    "body.ja": "本文", "body.en": "Body"},
-     "editor"),
+    (
+        "POST",
+        "/admin/organization/sections/about",
+        {"title.ja": "概要2", "title.en": "About 2", "body.ja": "本文", "body.en": "Body"},
+        "editor",
+    ),
     ("POST", "/admin/organization/sections/about/move", {"direction": "down"}, "editor"),
     ("POST", "/admin/organization/sections/about/delete", {}, "editor"),
     ("GET", "/admin/sites/blog/delete", None, "editor"),
@@ -83,8 +120,11 @@ def test_each_role_against_each_action(client, db, setup, role):
     token = csrf(client) if role == "anonymous" else signed_in(client, db, role)
     for method, url, form, least in ACTIONS:
         before = len(audit_rows(db))
-        response = client.get(url) if method == "GET" else \
-            client.post(url, data={**form, "csrf_token": token})
+        response = (
+            client.get(url)
+            if method == "GET"
+            else client.post(url, data={**form, "csrf_token": token})
+        )
         if role != "anonymous" and RANK[role] >= RANK[least]:
             assert response.status_code in (200, 302), (role, url, response.status_code)
             assert "/admin/login" not in response.headers.get("Location", "")
@@ -106,7 +146,7 @@ def test_a_viewer_reads_but_gets_no_buttons(client, db, setup):
     signed_in(client, db, "viewer")
     page = client.get("/admin/organization").text
     assert "Sample Inc." in page and "About" in page
-    assert "<fieldset class=\"plain\" disabled>" in page
+    assert '<fieldset class="plain" disabled>' in page
     assert "Save organization" not in page and "New section" not in page
     assert "Move about" not in page
     assert "Delete this site" not in client.get("/admin/sites/blog").text
@@ -120,10 +160,12 @@ def test_navigation_links_to_the_page(client, db, setup):
 def test_forms_without_the_csrf_token_change_nothing(client, db, setup):
     signed_in(client, db, "admin")
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    for url, form in [("/admin/organization", {"name.ja": "別名", "name.en": "Other"}),
-                      ("/admin/organization/sections/new", SECTION),
-                      ("/admin/organization/sections/about/delete", {}),
-                      ("/admin/sites/blog/delete", {})]:
+    for url, form in [
+        ("/admin/organization", {"name.ja": "別名", "name.en": "Other"}),
+        ("/admin/organization/sections/new", SECTION),
+        ("/admin/organization/sections/about/delete", {}),
+        ("/admin/sites/blog/delete", {}),
+    ]:
         for extra in ({}, {"csrf_token": "forged"}):
             response = client.post(url, data={**form, **extra})
             assert response.status_code == 400 and "expired" in response.text, url
@@ -132,20 +174,31 @@ def test_forms_without_the_csrf_token_change_nothing(client, db, setup):
 
 # Editing the organization
 
+
 def test_save_the_organization_with_an_audit_entry(client, db, setup):
     token = signed_in(client, db)
-    response = client.post("/admin/organization", data={
-        "name.ja": "株式会社テスト", "name.en": "Test K.K.",
-        "privacy_policy_url": "https://test.example/privacy", "csrf_token": token},
-        follow_redirects=True)
+    response = client.post(
+        "/admin/organization",
+        data={
+            "name.ja": "株式会社テスト",
+            "name.en": "Test K.K.",
+            "privacy_policy_url": "https://test.example/privacy",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
     assert "Organization saved." in response.text
     saved = org(db)
     assert saved["name"] == {"ja": "株式会社テスト", "en": "Test K.K."}
     assert saved["privacy_policy_url"] == "https://test.example/privacy"
     assert [s["key"] for s in saved["sections"]] == ["about"]  # sections kept
     actor, action, kind, key, _site, before, after = audit_rows(db)[-1]
-    assert (actor, action, kind, key) == ("user:editor@example.com", "update", "organization",
-                                          "organization")
+    assert (actor, action, kind, key) == (
+        "user:editor@example.com",
+        "update",
+        "organization",
+        "organization",
+    )
     assert json.loads(before)["name"]["en"] == "Sample Inc."
     assert json.loads(after)["name"]["en"] == "Test K.K."
     # Live on the public front page at once, with the new policy link.
@@ -156,15 +209,22 @@ def test_save_the_organization_with_an_audit_entry(client, db, setup):
 def test_organization_errors_are_next_to_their_fields_and_nothing_is_saved(client, db, setup):
     token = signed_in(client, db)
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    response = client.post("/admin/organization", data={
-        "name.ja": "株式会社<i>テスト</i>", "name.en": "", "privacy_policy_url": "ftp://x",
-        "csrf_token": token})
+    response = client.post(
+        "/admin/organization",
+        data={
+            "name.ja": "株式会社<i>テスト</i>",
+            "name.en": "",
+            "privacy_policy_url": "ftp://x",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 400
     page = response.text
     assert "missing" in field_error(page, "name-en")
     assert "http(s) URL" in field_error(page, "privacy_policy_url")
-    assert re.search(r'id="f-name-en"[^>]*aria-describedby="err-name-en"[^>]*aria-invalid="true"',
-                     page)
+    assert re.search(
+        r'id="f-name-en"[^>]*aria-describedby="err-name-en"[^>]*aria-invalid="true"', page
+    )
     # What was typed comes back, escaped.
     assert 'value="株式会社&lt;i&gt;テスト&lt;/i&gt;"' in page and "<i>テスト" not in page
     assert registry_store.load(db) == before_doc and audit_rows(db) == before_audit
@@ -174,32 +234,37 @@ def test_the_organization_can_be_created_when_the_registry_has_none(client, db, 
     del registry_doc["organization"]
     registry_store.apply(db, registry_doc, "test")
     token = signed_in(client, db)
-    refused = client.post("/admin/organization/sections/new", data={**SECTION,
-                                                                    "csrf_token": token})
+    refused = client.post("/admin/organization/sections/new", data={**SECTION, "csrf_token": token})
     assert refused.status_code == 409 and "Save the organization&#39;s name first." in refused.text
     assert "organization" not in registry_store.load(db)
-    client.post("/admin/organization", data={"name.ja": "新会社", "name.en": "New Co.",
-                                             "csrf_token": token})
+    client.post(
+        "/admin/organization", data={"name.ja": "新会社", "name.en": "New Co.", "csrf_token": token}
+    )
     assert org(db)["name"] == {"ja": "新会社", "en": "New Co."} and org(db)["sections"] == []
     assert audit_rows(db)[-1][1:4] == ("create", "organization", "organization")
 
 
 # Sections
 
+
 def test_add_edit_reorder_and_remove_sections(client, db, setup):
     token = signed_in(client, db)
-    response = client.post("/admin/organization/sections/new", data={**SECTION,
-                                                                     "csrf_token": token})
+    response = client.post(
+        "/admin/organization/sections/new", data={**SECTION, "csrf_token": token}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("#sections")
     assert [s["key"] for s in org(db)["sections"]] == ["about", "contact"]
     assert org(db)["sections"][1]["body"]["en"] == "Write to **privacy@example.jp**."
     # The key cannot be changed by an edit: the URL's key wins.
-    client.post("/admin/organization/sections/contact", data={
-        **SECTION, "key": "renamed", "title.en": "Contact us", "csrf_token": token})
+    client.post(
+        "/admin/organization/sections/contact",
+        data={**SECTION, "key": "renamed", "title.en": "Contact us", "csrf_token": token},
+    )
     assert [s["key"] for s in org(db)["sections"]] == ["about", "contact"]
     assert org(db)["sections"][1]["title"]["en"] == "Contact us"
-    client.post("/admin/organization/sections/contact/move", data={"direction": "up",
-                                                                   "csrf_token": token})
+    client.post(
+        "/admin/organization/sections/contact/move", data={"direction": "up", "csrf_token": token}
+    )
     assert [s["key"] for s in org(db)["sections"]] == ["contact", "about"]
     front = client.get("/?lang=en").text
     assert front.index("Contact us") < front.index("About")
@@ -212,17 +277,29 @@ def test_add_edit_reorder_and_remove_sections(client, db, setup):
     removed = audit_rows(db)[-1]
     assert [s["key"] for s in json.loads(removed[5])["sections"]] == ["contact", "about"]
     # An unknown section is a 404 and changes nothing.
-    assert client.post("/admin/organization/sections/nope/delete",
-                       data={"csrf_token": token}).status_code == 404
+    assert (
+        client.post(
+            "/admin/organization/sections/nope/delete", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
     assert client.get("/admin/organization/sections/nope").status_code == 404
 
 
 def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(client, db, setup):
     token = signed_in(client, db)
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    response = client.post("/admin/organization/sections/new", data={
-        "key": "Bad Key!", "title.ja": "", "title.en": "Title", "body.ja": "本文",
-        "body.en": "", "csrf_token": token})
+    response = client.post(
+        "/admin/organization/sections/new",
+        data={
+            "key": "Bad Key!",
+            "title.ja": "",
+            "title.en": "Title",
+            "body.ja": "本文",
+            "body.en": "",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 400
     page = response.text
     assert "must match" in field_error(page, "key")
@@ -230,37 +307,59 @@ def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(client, db
     assert "missing" in field_error(page, "body-en")
     assert field_error(page, "title-en") is None
     assert 'value="Bad Key!"' in page and ">本文</textarea>" in page
-    duplicate = client.post("/admin/organization/sections/new", data={
-        **SECTION, "key": "about", "csrf_token": token})
+    duplicate = client.post(
+        "/admin/organization/sections/new", data={**SECTION, "key": "about", "csrf_token": token}
+    )
     assert duplicate.status_code == 400
     assert "already exists" in field_error(duplicate.text, "key")
     # An edit with a missing text keeps the old section whole.
-    edit = client.post("/admin/organization/sections/about", data={
-        "title.ja": "新しい見出し", "title.en": "", "body.ja": "x", "body.en": "y",
-        "csrf_token": token})
+    edit = client.post(
+        "/admin/organization/sections/about",
+        data={
+            "title.ja": "新しい見出し",
+            "title.en": "",
+            "body.ja": "x",
+            "body.en": "y",
+            "csrf_token": token,
+        },
+    )
     assert edit.status_code == 400 and "missing" in field_error(edit.text, "title-en")
     assert registry_store.load(db) == before_doc and audit_rows(db) == before_audit
 
 
 XSS_TITLE = '<script>alert("t")</script>Rights'
-XSS_BODY = ('<img src=x onerror=alert(1)> <script>alert(2)</script> '
-            '[click](javascript:alert(3)) [ok](https://example.jp/ok)')
+XSS_BODY = (
+    "<img src=x onerror=alert(1)> <script>alert(2)</script> "
+    "[click](javascript:alert(3)) [ok](https://example.jp/ok)"
+)
 
 
 def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(client, db, setup):
     token = signed_in(client, db)
-    client.post("/admin/organization", data={
-        "name.ja": "<b>株式会社</b>", "name.en": '"><svg onload=alert(0)>',
-        "privacy_policy_url": "https://example.jp/p", "csrf_token": token})
-    response = client.post("/admin/organization/sections/new", data={
-        "key": "rights", "title.ja": XSS_TITLE, "title.en": XSS_TITLE,
-        "body.ja": XSS_BODY, "body.en": XSS_BODY, "csrf_token": token})
+    client.post(
+        "/admin/organization",
+        data={
+            "name.ja": "<b>株式会社</b>",
+            "name.en": '"><svg onload=alert(0)>',
+            "privacy_policy_url": "https://example.jp/p",
+            "csrf_token": token,
+        },
+    )
+    response = client.post(
+        "/admin/organization/sections/new",
+        data={
+            "key": "rights",
+            "title.ja": XSS_TITLE,
+            "title.en": XSS_TITLE,
+            "body.ja": XSS_BODY,
+            "body.en": XSS_BODY,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     for lang in ("en", "ja"):
-        client.post("/admin/language", data={"lang": lang, "next": "/admin/",
-                                             "csrf_token": token})
-        for url in ("/admin/organization", "/admin/organization/sections/rights",
-                    "/admin/audit"):
+        client.post("/admin/language", data={"lang": lang, "next": "/admin/", "csrf_token": token})
+        for url in ("/admin/organization", "/admin/organization/sections/rights", "/admin/audit"):
             page = client.get(url).text
             assert "<script>alert" not in page and "<img src=x" not in page, url
             assert "<svg onload" not in page and "<b>株式会社</b>" not in page, url
@@ -270,13 +369,16 @@ def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(client, db, 
         front = client.get(f"/?lang={lang}").text
         assert "<script>alert" not in front and "<img src=x" not in front
         assert "<svg onload" not in front and "<b>株式会社</b>" not in front
-        assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;Rights" in front or \
-            "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;Rights" in front
+        assert (
+            "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;Rights" in front
+            or "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;Rights" in front
+        )
         assert 'href="javascript:' not in front.lower()
         assert 'href="https://example.jp/ok"' in front  # Markdown links still work
 
 
 # Deleting a site
+
 
 def test_an_unpublished_site_is_deleted_after_a_confirmation(client, db, setup):
     token = signed_in(client, db)
@@ -285,19 +387,22 @@ def test_an_unpublished_site_is_deleted_after_a_confirmation(client, db, setup):
     confirm = client.get("/admin/sites/blog/delete").text
     assert "Yes, delete site blog" in confirm and 'action="/admin/sites/blog/delete"' in confirm
     assert "1 categories and 1 vendor assignments" in confirm
-    response = client.post("/admin/sites/blog/delete", data={"csrf_token": token},
-                           follow_redirects=True)
+    response = client.post(
+        "/admin/sites/blog/delete", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "Site blog deleted." in response.text
     assert registry_store.site_keys(db) == ["shop"]
     assert any(v["key"] == "video" for v in registry_store.load(db)["vendors"])
     entries = {(r[1], r[2], r[3]) for r in audit_rows(db) if r[0] == "user:editor@example.com"}
-    assert entries == {("delete", "site", "blog"), ("delete", "category", "necessary"),
-                       ("delete", "assignment", "video")}
+    assert entries == {
+        ("delete", "site", "blog"),
+        ("delete", "category", "necessary"),
+        ("delete", "assignment", "video"),
+    }
     site_entry = next(r for r in audit_rows(db) if r[2] == "site" and r[1] == "delete")
     assert json.loads(site_entry[5])["origins"] == ["https://blog.example"]
     assert client.get("/admin/sites/blog").status_code == 404
-    assert client.post("/admin/sites/blog/delete",
-                       data={"csrf_token": token}).status_code == 404
+    assert client.post("/admin/sites/blog/delete", data={"csrf_token": token}).status_code == 404
 
 
 def test_a_published_site_cannot_be_deleted(client, db, setup):
@@ -321,12 +426,16 @@ def test_the_pages_speak_japanese(client, db, setup):
     token = signed_in(client, db)
     client.post("/admin/language", data={"lang": "ja", "next": "/admin/", "csrf_token": token})
     page = client.get("/admin/organization").text
-    assert '<html lang="ja">' in page and "組織" in page and "プライバシーセンターのセクション" in page
+    assert (
+        '<html lang="ja">' in page and "組織" in page and "プライバシーセンターのセクション" in page
+    )
     assert "新しいセクション" in client.get("/admin/organization/sections/new").text
     assert "はい、サイト blog を削除します" in client.get("/admin/sites/blog/delete").text
-    refused = client.post("/admin/sites/shop/delete", data={"csrf_token": token},
-                          follow_redirects=True).text
+    refused = client.post(
+        "/admin/sites/shop/delete", data={"csrf_token": token}, follow_redirects=True
+    ).text
     assert "公開済みのリビジョンがあるため削除できません" in refused
-    errors = client.post("/admin/organization", data={"name.ja": "", "name.en": "X",
-                                                      "csrf_token": token}).text
+    errors = client.post(
+        "/admin/organization", data={"name.ja": "", "name.en": "X", "csrf_token": token}
+    ).text
     assert "何も保存されていません" in errors

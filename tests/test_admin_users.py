@@ -1,4 +1,5 @@
 """Admin UI: users (create, role, deactivate) and API tokens (shown once, revoke)."""
+
 from __future__ import annotations
 
 import re
@@ -11,15 +12,18 @@ PASSWORD = "correct horse battery"
 def admin_client(client, db):
     accounts.create_user(db, "boss@example.com", PASSWORD, "admin")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post("/admin/login", data={"email": "boss@example.com", "password": PASSWORD,
-                                      "csrf_token": token})
+    client.post(
+        "/admin/login",
+        data={"email": "boss@example.com", "password": PASSWORD, "csrf_token": token},
+    )
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/").text)[1]
 
 
 def test_create_user_with_generated_password_change_role_and_deactivate(client, db, app):
     token = admin_client(client, db)
-    page = client.post("/admin/users", data={"email": "Ed@Example.com", "role": "editor",
-                                             "csrf_token": token}).text
+    page = client.post(
+        "/admin/users", data={"email": "Ed@Example.com", "role": "editor", "csrf_token": token}
+    ).text
     password = re.search(r'<pre id="new-password">([^<]+)</pre>', page)[1]
     assert accounts.check_password(db, "ed@example.com", password)["role"] == "editor"
     assert password not in client.get("/admin/users").text  # shown once
@@ -28,29 +32,34 @@ def test_create_user_with_generated_password_change_role_and_deactivate(client, 
     assert accounts.get_user(db, user_id)["role"] == "viewer"
     client.post(f"/admin/users/{user_id}", data={"active": "0", "csrf_token": token})
     assert accounts.check_password(db, "ed@example.com", password) is None
-    entries = db.execute("SELECT action, object_key, before, after FROM audit_log "
-                         "WHERE object_type = 'user' AND object_key = 'ed@example.com' "
-                         "ORDER BY id").fetchall()
+    entries = db.execute(
+        "SELECT action, object_key, before, after FROM audit_log "
+        "WHERE object_type = 'user' AND object_key = 'ed@example.com' "
+        "ORDER BY id"
+    ).fetchall()
     assert [e[0] for e in entries] == ["create", "update", "update"]
     assert '"active": false' in entries[2][3]
-    duplicate = client.post("/admin/users", data={"email": "ed@example.com", "role": "viewer",
-                                                  "csrf_token": token})
+    duplicate = client.post(
+        "/admin/users", data={"email": "ed@example.com", "role": "viewer", "csrf_token": token}
+    )
     assert duplicate.status_code == 400 and "already exists" in duplicate.text
 
 
 def test_the_last_admin_cannot_lock_everyone_out(client, db):
     token = admin_client(client, db)
     boss = accounts.check_password(db, "boss@example.com", PASSWORD)["id"]
-    page = client.post(f"/admin/users/{boss}", data={"role": "viewer", "csrf_token": token},
-                       follow_redirects=True).text
+    page = client.post(
+        f"/admin/users/{boss}", data={"role": "viewer", "csrf_token": token}, follow_redirects=True
+    ).text
     assert "last active admin" in page
     assert accounts.get_user(db, boss)["role"] == "admin"
 
 
 def test_tokens_are_shown_once_work_on_the_api_and_can_be_revoked(client, db, published):
     token = admin_client(client, db)
-    page = client.post("/admin/tokens", data={"name": "ci <script>", "role": "viewer",
-                                              "csrf_token": token}).text
+    page = client.post(
+        "/admin/tokens", data={"name": "ci <script>", "role": "viewer", "csrf_token": token}
+    ).text
     secret = re.search(r'<pre id="new-token">([^<]+)</pre>', page)[1]
     assert "ci &lt;script&gt;" in page and "<script>" not in page.split("<main")[1]
     headers = {"Authorization": f"Bearer {secret}"}

@@ -1,10 +1,11 @@
 """The public API through the Flask client: config, decisions, CORS, receipts, erasure."""
+
 import json
 
 import pytest
 
-from support import ORIGIN, decision
 from server.storage import decisions as log
+from support import ORIGIN, decision
 
 HEADERS = {"Origin": ORIGIN, "User-Agent": "pytest-browser/1.0"}
 
@@ -18,12 +19,17 @@ def test_config_of_the_latest_revision(client, published):
     assert response.status_code == 200
     config = response.json
     assert config["revision"] == 1 and config["consent_revision"] == 1
-    assert [c["key"] for c in config["categories"]] == ["necessary", "functional", "analytics",
-                                                        "advertising"]
+    assert [c["key"] for c in config["categories"]] == [
+        "necessary",
+        "functional",
+        "analytics",
+        "advertising",
+    ]
     assert config["vendors"][1]["recipient"] == "Google LLC"
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
-    again = client.get("/api/v1/sites/shop/config",
-                       headers={"If-None-Match": response.headers["ETag"]})
+    again = client.get(
+        "/api/v1/sites/shop/config", headers={"If-None-Match": response.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
@@ -32,6 +38,7 @@ def test_config_errors_are_json(client, db, registry_doc):
     assert response.status_code == 404
     assert response.json["error"]["code"] == "unknown_site"
     from server.storage import registry as registry_store
+
     registry_store.apply(db, registry_doc, "test")
     response = client.get("/api/v1/sites/shop/config")
     assert response.status_code == 404 and response.json["error"]["code"] == "not_published"
@@ -47,8 +54,12 @@ def test_record_a_first_decision(client, db, published):
     assert len(stored) == 1
     record = stored[0]
     assert record["action"] == "custom"
-    assert record["categories"] == {"necessary": True, "functional": True, "analytics": True,
-                                    "advertising": False}
+    assert record["categories"] == {
+        "necessary": True,
+        "functional": True,
+        "analytics": True,
+        "advertising": False,
+    }
     assert record["vendors"] == {"video": True, "google-analytics": True, "ad-network": False}
     assert record["page_url"] == "https://shop.example.co.jp/items/1"  # no query, no fragment
     assert record["user_agent"] == "pytest-browser/1.0"
@@ -58,42 +69,74 @@ def test_record_a_first_decision(client, db, published):
 
 def test_later_decisions_need_the_receipt(client, db, published):
     first = post(client, decision()).json
-    again = dict(decision(action="reject_all",
-                          categories={"functional": False, "analytics": False,
-                                      "advertising": False}),
-                 consent_id=first["consent_id"])
+    again = dict(
+        decision(
+            action="reject_all",
+            categories={"functional": False, "analytics": False, "advertising": False},
+        ),
+        consent_id=first["consent_id"],
+    )
     refused = post(client, again)
     assert refused.status_code == 403 and refused.json["error"]["code"] == "bad_receipt"
     accepted = post(client, dict(again, receipt=first["receipt"]))
     assert accepted.status_code == 201
     assert accepted.json["consent_id"] == first["consent_id"]
-    assert [d["action"] for d in log.for_consent(db, first["consent_id"], "shop")] == \
-        ["custom", "reject_all"]
+    assert [d["action"] for d in log.for_consent(db, first["consent_id"], "shop")] == [
+        "custom",
+        "reject_all",
+    ]
 
 
 def test_sendbeacon_text_plain_is_accepted(client, published):
-    response = client.post("/api/v1/sites/shop/decisions", data=json.dumps(decision()),
-                           content_type="text/plain;charset=UTF-8", headers=HEADERS)
+    response = client.post(
+        "/api/v1/sites/shop/decisions",
+        data=json.dumps(decision()),
+        content_type="text/plain;charset=UTF-8",
+        headers=HEADERS,
+    )
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"categories": {"functional": True, "analytics": True, "advertising": False,
-                     "marketing": True}}, "categories.marketing"),
-    ({"categories": {"necessary": False, "functional": True, "analytics": True,
-                     "advertising": False}}, "categories.necessary"),
-    ({"categories": {"functional": True, "analytics": "yes", "advertising": False}},
-     "categories.analytics"),
-    ({"categories": {"functional": True, "analytics": True}}, "categories.advertising"),
-    ({"vendors": {"nobody": True}}, "vendors.nobody"),
-    ({"vendors": {"ad-network": True}}, "vendors.ad-network"),
-    ({"revision": 7}, "revision"),
-    ({"revision": "1"}, "revision"),
-    ({"action": "maybe"}, "action"),
-    ({"language": "fr"}, "language"),
-    ({"page_url": "javascript:alert(1)"}, "page_url"),
-    ({"action": "accept_all"}, "categories"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (
+            {
+                "categories": {
+                    "functional": True,
+                    "analytics": True,
+                    "advertising": False,
+                    "marketing": True,
+                }
+            },
+            "categories.marketing",
+        ),
+        (
+            {
+                "categories": {
+                    "necessary": False,
+                    "functional": True,
+                    "analytics": True,
+                    "advertising": False,
+                }
+            },
+            "categories.necessary",
+        ),
+        (
+            {"categories": {"functional": True, "analytics": "yes", "advertising": False}},
+            "categories.analytics",
+        ),
+        ({"categories": {"functional": True, "analytics": True}}, "categories.advertising"),
+        ({"vendors": {"nobody": True}}, "vendors.nobody"),
+        ({"vendors": {"ad-network": True}}, "vendors.ad-network"),
+        ({"revision": 7}, "revision"),
+        ({"revision": "1"}, "revision"),
+        ({"action": "maybe"}, "action"),
+        ({"language": "fr"}, "language"),
+        ({"page_url": "javascript:alert(1)"}, "page_url"),
+        ({"action": "accept_all"}, "categories"),
+    ],
+)
 def test_bad_decisions_are_refused_naming_the_field(client, db, published, change, field):
     response = post(client, decision(**change))
     assert response.status_code == 400
@@ -112,8 +155,12 @@ def test_missing_fields(client, published):
 
 
 def test_not_json_and_too_large(client, published):
-    response = client.post("/api/v1/sites/shop/decisions", data="{not json",
-                           content_type="application/json", headers=HEADERS)
+    response = client.post(
+        "/api/v1/sites/shop/decisions",
+        data="{not json",
+        content_type="application/json",
+        headers=HEADERS,
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_json"
     big = decision(page_url="https://shop.example.co.jp/" + "a" * 17000)
     response = post(client, big)
@@ -123,6 +170,7 @@ def test_not_json_and_too_large(client, published):
 def test_older_revision_is_recorded_as_such(client, db, published, registry_doc):
     from server.storage import registry as registry_store
     from server.storage import revisions as revision_store
+
     registry_doc["sites"][0]["vendors"].pop()
     registry_store.apply(db, registry_doc, "test")
     revision_store.publish(db, "shop", "test")
@@ -135,9 +183,14 @@ def test_older_revision_is_recorded_as_such(client, db, published, registry_doc)
 
 
 def test_cors_only_for_registered_origins(client, db, published):
-    preflight = client.options("/api/v1/sites/shop/decisions", headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    preflight = client.options(
+        "/api/v1/sites/shop/decisions",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
@@ -152,8 +205,9 @@ def test_cors_only_for_registered_origins(client, db, published):
 
 
 def test_gpc_keeps_advertising_refused(client, db, published):
-    body = decision(action="accept_all",
-                    categories={"functional": True, "analytics": True, "advertising": True})
+    body = decision(
+        action="accept_all", categories={"functional": True, "analytics": True, "advertising": True}
+    )
     response = post(client, body, headers={**HEADERS, "Sec-GPC": "1"})
     assert response.status_code == 201
     record = log.for_consent(db, response.json["consent_id"], "shop")[0]
@@ -171,20 +225,36 @@ def test_read_and_erase_with_the_receipt(client, db, published):
     first = post(client, decision()).json
     cid, receipt = first["consent_id"], first["receipt"]
     assert client.get(f"/api/v1/consents/{cid}").status_code == 401
-    assert client.get(f"/api/v1/consents/{cid}",
-                      headers={"Authorization": "Bearer " + receipt[:-2] + "xx"}).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + receipt[:-2] + "xx"}
+        ).status_code
+        == 403
+    )
     other = post(client, decision()).json
-    assert client.get(f"/api/v1/consents/{cid}",
-                      headers={"Authorization": "Bearer " + other["receipt"]}).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + other["receipt"]}
+        ).status_code
+        == 403
+    )
     mine = client.get(f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + receipt})
     assert mine.status_code == 200
     assert [d["action"] for d in mine.json["decisions"]] == ["custom"]
     assert "user_agent" not in mine.json["decisions"][0]
-    assert client.delete(f"/api/v1/consents/{cid}",
-                         headers={"Authorization": "Bearer bad"}).status_code == 403
-    erased = client.delete(f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + receipt})
+    assert (
+        client.delete(
+            f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer bad"}
+        ).status_code
+        == 403
+    )
+    erased = client.delete(
+        f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + receipt}
+    )
     assert erased.status_code == 200 and erased.json["decisions_erased"] == 1
-    assert db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?", [cid]).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?", [cid]).fetchone()[0] == 0
+    )
     row = db.execute("SELECT * FROM erasures").fetchone()
     assert cid not in json.dumps(row)  # the erasure record holds no consent id, no choices
     after = client.get(f"/api/v1/consents/{cid}", headers={"Authorization": "Bearer " + receipt})
@@ -203,19 +273,23 @@ def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok"}
 
 
-@pytest.mark.parametrize("raw, code", [
-    ("[" * 5000, "invalid_json"),
-    (json.dumps(decision(revision=10 ** 30)), "invalid_decision"),
-    (json.dumps(decision(page_url="https://a.example:99999/x")), "invalid_decision"),
-    (json.dumps(decision(page_url="https://[::1/x")), "invalid_decision"),
-    (json.dumps(decision(page_url="https://a.example/\ud800")), "invalid_decision"),
-    (json.dumps(decision(page_url="https://a.example/\u0000")), "invalid_decision"),
-    (json.dumps(decision(language={})), "invalid_decision"),
-    (json.dumps(decision(language="")), "invalid_decision"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("[" * 5000, "invalid_json"),
+        (json.dumps(decision(revision=10**30)), "invalid_decision"),
+        (json.dumps(decision(page_url="https://a.example:99999/x")), "invalid_decision"),
+        (json.dumps(decision(page_url="https://[::1/x")), "invalid_decision"),
+        (json.dumps(decision(page_url="https://a.example/\ud800")), "invalid_decision"),
+        (json.dumps(decision(page_url="https://a.example/\u0000")), "invalid_decision"),
+        (json.dumps(decision(language={})), "invalid_decision"),
+        (json.dumps(decision(language="")), "invalid_decision"),
+    ],
+)
 def test_hostile_bodies_get_a_400_not_a_500(client, db, published, raw, code):
-    response = client.post("/api/v1/sites/shop/decisions", data=raw,
-                           content_type="application/json", headers=HEADERS)
+    response = client.post(
+        "/api/v1/sites/shop/decisions", data=raw, content_type="application/json", headers=HEADERS
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == code
     assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
 
@@ -239,10 +313,14 @@ def test_erasure_takes_a_rare_user_agent_with_it(client, db, published):
     post(client, decision(), headers=HEADERS)
     agents = lambda: {v for (v,) in db.execute("SELECT value FROM user_agents")}  # noqa: E731
     assert agents() == {"RareBrowser/0.1 (only-this-visitor)", "pytest-browser/1.0"}
-    client.delete(f"/api/v1/consents/{mine['consent_id']}",
-                  headers={"Authorization": "Bearer " + mine["receipt"]})
+    client.delete(
+        f"/api/v1/consents/{mine['consent_id']}",
+        headers={"Authorization": "Bearer " + mine["receipt"]},
+    )
     assert agents() == {"pytest-browser/1.0"}
-    client.delete(f"/api/v1/consents/{other['consent_id']}",
-                  headers={"Authorization": "Bearer " + other["receipt"]})
+    client.delete(
+        f"/api/v1/consents/{other['consent_id']}",
+        headers={"Authorization": "Bearer " + other["receipt"]},
+    )
     assert agents() == {"pytest-browser/1.0"}  # still used by the third decision
     assert db.execute("SELECT uses FROM user_agents").fetchone()[0] == 1

@@ -1,12 +1,14 @@
 """The OpenAPI document lists exactly the /api/v1 routes the app serves."""
+
 import re
 
 
 def test_document_and_routes_are_the_same_set(app, client):
     document = client.get("/api/v1/openapi.json").json
     assert document["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, ops in document["paths"].items()
-                  for method in ops}
+    documented = {
+        (path, method.upper()) for path, ops in document["paths"].items() for method in ops
+    }
     served = set()
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1"):

@@ -1,4 +1,5 @@
 """The disclosure and the widget configuration of a revision never disagree; the history reads well."""
+
 from __future__ import annotations
 
 import copy
@@ -24,13 +25,24 @@ def page_vendors(body: str) -> list[dict]:
     """What the disclosure page shows of each vendor: its category, recipient, data and purpose."""
     out = []
     for category, section in re.findall(
-            r'<section class="category"[^>]*data-category="([^"]+)">(.*?)</section>', body, re.S):
-        for key, block in re.findall(r'<article[^>]*data-vendor="([^"]+)">(.*?)</article>',
-                                     section, re.S):
-            def field(css):
+        r'<section class="category"[^>]*data-category="([^"]+)">(.*?)</section>', body, re.S
+    ):
+        for key, block in re.findall(
+            r'<article[^>]*data-vendor="([^"]+)">(.*?)</article>', section, re.S
+        ):
+
+            def field(css, block=block):
                 return _text(re.search(rf'<dd class="{css}">(.*?)</dd>', block, re.S).group(1))
-            out.append({"key": key, "category": category, "recipient": field("recipient"),
-                        "data_sent": field("data-sent"), "purpose": field("purpose")})
+
+            out.append(
+                {
+                    "key": key,
+                    "category": category,
+                    "recipient": field("recipient"),
+                    "data_sent": field("data-sent"),
+                    "purpose": field("purpose"),
+                }
+            )
     return out
 
 
@@ -45,21 +57,33 @@ def assert_same_as_config(client, db, site_key: str, number: int):
         body = client.get(f"/sites/{site_key}/disclosure?revision={number}&lang={lang}")
         assert body.status_code == 200
         shown = page_vendors(body.get_data(as_text=True))
-        expected = [{"key": v["key"], "category": v["category"], "recipient": v["recipient"],
-                     "data_sent": v["data_sent"].get(lang) or next(iter(v["data_sent"].values())),
-                     "purpose": v["purpose"].get(lang) or next(iter(v["purpose"].values()))}
-                    for v in config["vendors"]]
+        expected = [
+            {
+                "key": v["key"],
+                "category": v["category"],
+                "recipient": v["recipient"],
+                "data_sent": v["data_sent"].get(lang) or next(iter(v["data_sent"].values())),
+                "purpose": v["purpose"].get(lang) or next(iter(v["purpose"].values())),
+            }
+            for v in config["vendors"]
+        ]
         assert shown == expected
 
 
 def edits(doc: dict) -> list:
     """Successive registry edits, each published as a new revision."""
+
     def add_vendor(d):
-        d["vendors"].append({
-            "key": "new-ads", "name": "New Ads", "recipient": "New Ads Ltd.",
-            "privacy_policy_url": "https://new-ads.example/privacy",
-            "data_sent": {"ja": "広告ID", "en": "Advertising ID"},
-            "purpose": {"ja": "広告の配信", "en": "Serving ads"}})
+        d["vendors"].append(
+            {
+                "key": "new-ads",
+                "name": "New Ads",
+                "recipient": "New Ads Ltd.",
+                "privacy_policy_url": "https://new-ads.example/privacy",
+                "data_sent": {"ja": "広告ID", "en": "Advertising ID"},
+                "purpose": {"ja": "広告の配信", "en": "Serving ads"},
+            }
+        )
         site = d["sites"][0]
         site["vendors"].append({"vendor": "new-ads", "category": "advertising"})
 

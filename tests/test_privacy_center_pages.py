@@ -1,4 +1,5 @@
 """The privacy center's pages: content in both languages, language choice, headers, 404s, XSS."""
+
 from __future__ import annotations
 
 import html
@@ -13,8 +14,11 @@ from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
 SECTIONS = [
-    {"key": "about", "title": {"ja": "このページについて", "en": "About this page"},
-     "body": {"ja": "**外部送信**の公表です。", "en": "We publish **external transmissions**."}},
+    {
+        "key": "about",
+        "title": {"ja": "このページについて", "en": "About this page"},
+        "body": {"ja": "**外部送信**の公表です。", "en": "We publish **external transmissions**."},
+    },
 ]
 
 
@@ -22,12 +26,19 @@ SECTIONS = [
 def full_doc(registry_doc):
     """The test registry with a vendor in every category, the necessary one included."""
     registry_doc["organization"]["sections"] = SECTIONS
-    registry_doc["vendors"].append({
-        "key": "cdn", "name": "Edge CDN", "recipient": "CDN K.K.", "country": "JP",
-        "privacy_policy_url": "https://cdn.example/privacy",
-        "hosts": ["static.cdn.example"], "cookies": [{"name": "__cf_bm", "duration_days": 0}],
-        "data_sent": {"ja": "IPアドレス", "en": "IP address"},
-        "purpose": {"ja": "不正アクセスの防止", "en": "Blocking abuse"}})
+    registry_doc["vendors"].append(
+        {
+            "key": "cdn",
+            "name": "Edge CDN",
+            "recipient": "CDN K.K.",
+            "country": "JP",
+            "privacy_policy_url": "https://cdn.example/privacy",
+            "hosts": ["static.cdn.example"],
+            "cookies": [{"name": "__cf_bm", "duration_days": 0}],
+            "data_sent": {"ja": "IPアドレス", "en": "IP address"},
+            "purpose": {"ja": "不正アクセスの防止", "en": "Blocking abuse"},
+        }
+    )
     registry_doc["sites"][0]["vendors"].insert(0, {"vendor": "cdn", "category": "necessary"})
     return registry_doc
 
@@ -69,10 +80,11 @@ def test_front_page_lists_sections_and_sites(client, site):
 
 def test_accept_language_then_query(client, site):
     assert '<html lang="en">' in client.get(
-        "/sites/shop/disclosure", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+        "/sites/shop/disclosure", headers={"Accept-Language": "en-GB,en;q=0.9"}
+    ).get_data(as_text=True)
     assert '<html lang="ja">' in client.get(
-        "/sites/shop/disclosure?lang=ja",
-        headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+        "/sites/shop/disclosure?lang=ja", headers={"Accept-Language": "en-GB"}
+    ).get_data(as_text=True)
 
 
 def test_language_switch_keeps_the_revision(client, site, db, full_doc):
@@ -89,23 +101,50 @@ def test_disclosure_has_every_required_item(client, site, full_doc, lang):
     page = client.get(f"/sites/shop/disclosure?lang={lang}")
     assert page.status_code == 200
     text = text_of(page)
-    labels = {"ja": ["送信先の名称", "送信される情報の内容", "利用目的", "オプトアウト",
-                     "プライバシーポリシー", "読み込み元のホスト", "Cookie", "第1版",
-                     "Cookie設定", "改定履歴"],
-              "en": ["Recipient", "Information sent", "Purpose", "Opt-out", "Privacy policy",
-                     "Loaded from", "Cookies", "Revision 1", "Cookie settings",
-                     "Revision history"]}[lang]
+    labels = {
+        "ja": [
+            "送信先の名称",
+            "送信される情報の内容",
+            "利用目的",
+            "オプトアウト",
+            "プライバシーポリシー",
+            "読み込み元のホスト",
+            "Cookie",
+            "第1版",
+            "Cookie設定",
+            "改定履歴",
+        ],
+        "en": [
+            "Recipient",
+            "Information sent",
+            "Purpose",
+            "Opt-out",
+            "Privacy policy",
+            "Loaded from",
+            "Cookies",
+            "Revision 1",
+            "Cookie settings",
+            "Revision history",
+        ],
+    }[lang]
     for label in labels:
         assert label in text, label
     vendors = {v["key"]: v for v in full_doc["vendors"]}
     body = page.get_data(as_text=True)
     for assignment in full_doc["sites"][0]["vendors"]:
         vendor = vendors[assignment["vendor"]]
-        block = re.search(rf'<article[^>]*data-vendor="{vendor["key"]}">(.*?)</article>', body, re.S)
+        block = re.search(
+            rf'<article[^>]*data-vendor="{vendor["key"]}">(.*?)</article>', body, re.S
+        )
         assert block, vendor["key"]
         block_text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", block.group(1))))
-        for expected in (vendor["name"], vendor["recipient"], vendor["data_sent"][lang],
-                         vendor["purpose"][lang], *vendor.get("hosts", [])):
+        for expected in (
+            vendor["name"],
+            vendor["recipient"],
+            vendor["data_sent"][lang],
+            vendor["purpose"][lang],
+            *vendor.get("hosts", []),
+        ):
             assert expected in block_text, (vendor["key"], expected)
         assert f'href="{vendor["privacy_policy_url"]}"' in block.group(1)
         if vendor.get("opt_out_url"):
@@ -123,8 +162,11 @@ def test_disclosure_has_every_required_item(client, site, full_doc, lang):
 
 def test_vendors_are_grouped_by_category(client, site):
     body = client.get("/sites/shop/disclosure?lang=en").get_data(as_text=True)
-    sections = dict(re.findall(r'<section class="category"[^>]*data-category="([^"]+)">(.*?)</section>',
-                               body, re.S))
+    sections = dict(
+        re.findall(
+            r'<section class="category"[^>]*data-category="([^"]+)">(.*?)</section>', body, re.S
+        )
+    )
     assert list(sections) == ["necessary", "functional", "analytics", "advertising"]
     assert re.findall(r'data-vendor="([^"]+)"', sections["necessary"]) == ["cdn"]
     assert re.findall(r'data-vendor="([^"]+)"', sections["functional"]) == ["video"]
@@ -132,8 +174,10 @@ def test_vendors_are_grouped_by_category(client, site):
     assert re.findall(r'data-vendor="([^"]+)"', sections["advertising"]) == ["ad-network"]
 
 
-@pytest.mark.parametrize("path", ["/", "/sites/shop/disclosure", "/consents/abcdefghijklmnop1234",
-                                  "/sites/nope/disclosure"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/sites/shop/disclosure", "/consents/abcdefghijklmnop1234", "/sites/nope/disclosure"],
+)
 def test_security_headers(client, site, path):
     response = client.get(path)
     csp = response.headers["Content-Security-Policy"]
@@ -146,10 +190,19 @@ def test_security_headers(client, site, path):
 
 
 @pytest.mark.parametrize("lang,title", [("ja", "ページが見つかりません"), ("en", "Page not found")])
-@pytest.mark.parametrize("path", ["/sites/nope/disclosure", "/sites/shop/disclosure?revision=9",
-                                  "/sites/shop/disclosure?revision=abc",
-                                  "/sites/shop/disclosure?revision=0", "/consents/bad!id"])
-def test_unknown_site_or_revision_is_a_404_in_the_visitors_language(client, site, path, lang, title):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sites/nope/disclosure",
+        "/sites/shop/disclosure?revision=9",
+        "/sites/shop/disclosure?revision=abc",
+        "/sites/shop/disclosure?revision=0",
+        "/consents/bad!id",
+    ],
+)
+def test_unknown_site_or_revision_is_a_404_in_the_visitors_language(
+    client, site, path, lang, title
+):
     sep = "&" if "?" in path else "?"
     response = client.get(f"{path}{sep}lang={lang}")
     assert response.status_code == 404
@@ -171,12 +224,23 @@ def test_disclosure_json(client, site):
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["revision"] == 1 and doc["site"]["key"] == "shop"
-    assert [c["key"] for c in doc["categories"]] == ["necessary", "functional", "analytics",
-                                                     "advertising"]
-    assert doc["history"] == [{"revision": 1, "published_at": doc["published_at"],
-                               "changes": [{"change": "first_revision"}]}]
-    for query, status, code in [("?revision=7", 404, "unknown_revision"),
-                                ("?revision=x", 400, "invalid_revision")]:
+    assert [c["key"] for c in doc["categories"]] == [
+        "necessary",
+        "functional",
+        "analytics",
+        "advertising",
+    ]
+    assert doc["history"] == [
+        {
+            "revision": 1,
+            "published_at": doc["published_at"],
+            "changes": [{"change": "first_revision"}],
+        }
+    ]
+    for query, status, code in [
+        ("?revision=7", 404, "unknown_revision"),
+        ("?revision=x", 400, "invalid_revision"),
+    ]:
         bad = client.get(f"/api/v1/sites/shop/disclosure{query}")
         assert bad.status_code == status and bad.get_json()["error"]["code"] == code
     unknown = client.get("/api/v1/sites/nope/disclosure")
@@ -204,12 +268,58 @@ def test_gpc_json(client, db, full_doc):
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 # Every tag and attribute the templates themselves use: anything else came from an admin's text.
-PAGE_MARKUP = {"html", "head", "meta", "title", "link", "body", "a", "header", "div", "nav", "ul",
-               "li", "span", "main", "h1", "h2", "h3", "p", "section", "strong", "em", "article",
-               "dl", "dt", "dd", "code", "table", "thead", "tbody", "tr", "th", "td", "footer",
-               "@lang", "@charset", "@name", "@content", "@rel", "@href", "@class", "@id",
-               "@aria-label", "@aria-labelledby", "@aria-current", "@hreflang", "@tabindex",
-               "@data-category", "@data-vendor", "@data-revision", "@scope"}
+PAGE_MARKUP = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "link",
+    "body",
+    "a",
+    "header",
+    "div",
+    "nav",
+    "ul",
+    "li",
+    "span",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "section",
+    "strong",
+    "em",
+    "article",
+    "dl",
+    "dt",
+    "dd",
+    "code",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "footer",
+    "@lang",
+    "@charset",
+    "@name",
+    "@content",
+    "@rel",
+    "@href",
+    "@class",
+    "@id",
+    "@aria-label",
+    "@aria-labelledby",
+    "@aria-current",
+    "@hreflang",
+    "@tabindex",
+    "@data-category",
+    "@data-vendor",
+    "@data-revision",
+    "@scope",
+}
 
 
 def markup_of(body: str) -> set[str]:
@@ -220,16 +330,23 @@ def markup_of(body: str) -> set[str]:
         def handle_starttag(self, tag, attrs):
             found.add(tag)
             found.update(f"@{name}" for name, _ in attrs)
+
     Collector().feed(body)
     return found
 
 
 def test_admin_typed_fields_are_escaped(client, db, full_doc):
     full_doc["organization"]["name"] = {"ja": XSS, "en": XSS}
-    full_doc["organization"]["sections"] = [{
-        "key": "xss", "title": {"ja": XSS, "en": XSS},
-        "body": {"ja": f"{XSS}\n\n[click](javascript:alert(1))",
-                 "en": f"{XSS}\n\n<b onclick=alert(1)>x</b> [click](javascript:alert(1))"}}]
+    full_doc["organization"]["sections"] = [
+        {
+            "key": "xss",
+            "title": {"ja": XSS, "en": XSS},
+            "body": {
+                "ja": f"{XSS}\n\n[click](javascript:alert(1))",
+                "en": f"{XSS}\n\n<b onclick=alert(1)>x</b> [click](javascript:alert(1))",
+            },
+        }
+    ]
     site = full_doc["sites"][0]
     site["name"] = {"ja": XSS, "en": XSS}
     for category in site["categories"]:
@@ -249,11 +366,16 @@ def test_admin_typed_fields_are_escaped(client, db, full_doc):
     site["vendors"].pop()  # a removal, so that the history names a vendor too
     registry_store.apply(db, full_doc, "test")
     revision_store.publish(db, "shop", "test")
-    for path in ("/", "/sites/shop/disclosure", "/sites/shop/disclosure?revision=1",
-                 "/sites/nope/disclosure"):
+    for path in (
+        "/",
+        "/sites/shop/disclosure",
+        "/sites/shop/disclosure?revision=1",
+        "/sites/nope/disclosure",
+    ):
         for lang in ("ja", "en"):
-            body = client.get(f"{path}?lang={lang}" if "?" not in path
-                              else f"{path}&lang={lang}").get_data(as_text=True)
+            body = client.get(
+                f"{path}?lang={lang}" if "?" not in path else f"{path}&lang={lang}"
+            ).get_data(as_text=True)
             assert "<script>alert" not in body
             assert "<img" not in body and "<b onclick" not in body
             assert not re.search(r"href=\"\s*javascript:", body, re.I)

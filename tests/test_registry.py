@@ -1,4 +1,5 @@
 """Validation of registry documents: every problem reported with its path."""
+
 import pytest
 
 from server.registry import RegistryError, normalize
@@ -24,8 +25,10 @@ def test_valid_registry_is_normalised(registry_doc):
 def test_missing_language_is_reported_with_its_path(registry_doc):
     del registry_doc["sites"][0]["categories"][2]["name"]["en"]
     del registry_doc["vendors"][0]["purpose"]["ja"]
-    assert problems(registry_doc) == ["vendors[0].purpose.ja: missing",
-                                      "sites[0].categories[2].name.en: missing"]
+    assert problems(registry_doc) == [
+        "vendors[0].purpose.ja: missing",
+        "sites[0].categories[2].name.en: missing",
+    ]
 
 
 def test_every_problem_is_listed(registry_doc):
@@ -53,7 +56,10 @@ def test_vendor_assigned_twice_and_unknown_category(registry_doc):
 
 
 def test_origins_are_canonical(registry_doc):
-    registry_doc["sites"][0]["origins"] = ["HTTPS://Shop.Example.co.jp:443", "http://127.0.0.1:8000"]
+    registry_doc["sites"][0]["origins"] = [
+        "HTTPS://Shop.Example.co.jp:443",
+        "http://127.0.0.1:8000",
+    ]
     site = normalize(registry_doc)["sites"][0]
     assert site["origins"] == ["https://shop.example.co.jp", "http://127.0.0.1:8000"]
 
@@ -75,8 +81,10 @@ def test_only_the_sites_languages_are_required(registry_doc):
 
 def test_required_category_cannot_be_refused_by_gpc(registry_doc):
     registry_doc["sites"][0]["categories"][0]["gpc_refuses"] = True
-    assert "sites[0].categories[0].gpc_refuses: a required category cannot be refused by GPC" \
+    assert (
+        "sites[0].categories[0].gpc_refuses: a required category cannot be refused by GPC"
         in problems(registry_doc)
+    )
 
 
 def test_unknown_fields_are_refused(registry_doc):

@@ -1,4 +1,5 @@
 """Compiling revisions, publishing, and the rule for asking visitors again."""
+
 import copy
 
 from server import revisions
@@ -16,8 +17,12 @@ def compiled(doc, key="shop"):
 def test_compile_lists_vendors_in_category_order(registry_doc):
     content = compiled(registry_doc)
     assert [v["key"] for v in content["vendors"]] == ["video", "google-analytics", "ad-network"]
-    assert [c["vendors"] for c in content["categories"]] == [[], ["video"], ["google-analytics"],
-                                                             ["ad-network"]]
+    assert [c["vendors"] for c in content["categories"]] == [
+        [],
+        ["video"],
+        ["google-analytics"],
+        ["ad-network"],
+    ]
     assert content["vendors"][1]["category"] == "analytics"
 
 
@@ -51,25 +56,41 @@ def test_moving_a_vendor_needs_a_decision(registry_doc):
     after["sites"][0]["vendors"][1]["category"] = "functional"
     needed, changes = needs(registry_doc, after)
     assert needed
-    assert {"change": "vendor_moved", "vendor": "google-analytics", "name": "Google Analytics",
-            "from": "analytics", "to": "functional"} in changes
+    assert {
+        "change": "vendor_moved",
+        "vendor": "google-analytics",
+        "name": "Google Analytics",
+        "from": "analytics",
+        "to": "functional",
+    } in changes
 
 
 def test_changing_what_a_vendor_receives_needs_a_decision(registry_doc):
-    for field, value in (("recipient", "Other LLC"),
-                         ("purpose", {"ja": "別の目的", "en": "Another purpose"}),
-                         ("data_sent", {"ja": "位置情報", "en": "Location"})):
+    for field, value in (
+        ("recipient", "Other LLC"),
+        ("purpose", {"ja": "別の目的", "en": "Another purpose"}),
+        ("data_sent", {"ja": "位置情報", "en": "Location"}),
+    ):
         after = copy.deepcopy(registry_doc)
         after["vendors"][0][field] = value
         needed, changes = needs(registry_doc, after)
         assert needed, field
-        assert changes == [{"change": "vendor_changed", "vendor": "google-analytics",
-                            "name": "Google Analytics", "fields": [field]}]
+        assert changes == [
+            {
+                "change": "vendor_changed",
+                "vendor": "google-analytics",
+                "name": "Google Analytics",
+                "fields": [field],
+            }
+        ]
 
 
 def test_optional_category_added_needs_a_decision_required_does_not(registry_doc):
-    category = {"key": "social", "name": {"ja": "SNS", "en": "Social"},
-                "description": {"ja": "SNS", "en": "Social"}}
+    category = {
+        "key": "social",
+        "name": {"ja": "SNS", "en": "Social"},
+        "description": {"ja": "SNS", "en": "Social"},
+    }
     after = copy.deepcopy(registry_doc)
     after["sites"][0]["categories"].append(dict(category))
     assert needs(registry_doc, after)[0]
@@ -102,8 +123,9 @@ def test_publishing_unchanged_content_makes_no_revision(db, registry_doc):
     assert created and second["number"] == 2
     assert not second["needs_decision"] and second["consent_revision"] == 1
     assert second["published_by"] == "bob"
-    registry_doc["sites"][0]["vendors"].append({"vendor": "google-analytics",
-                                                "category": "functional"})
+    registry_doc["sites"][0]["vendors"].append(
+        {"vendor": "google-analytics", "category": "functional"}
+    )
     registry_doc["sites"][0]["vendors"].pop(1)
     registry_store.apply(db, registry_doc, "test")
     third, _ = revision_store.publish(db, "shop", "bob")

@@ -1,4 +1,5 @@
 """The real server process: decisions acknowledged before a SIGKILL are all there after restart."""
+
 import json
 import os
 import signal
@@ -9,7 +10,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-
 
 from server.cli import DEMO_FILE
 from server.storage import connect, migrate
@@ -28,9 +28,23 @@ def start(db_path, port, tmp_path):
     env.pop("PRIVACY_CENTER_SECRET_KEY", None)
     with open(tmp_path / f"server-{port}.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -44,11 +58,19 @@ def start(db_path, port, tmp_path):
 
 
 def post_decision(port, origin):
-    body = json.dumps({"revision": 1, "action": "accept_all", "categories": {
-        "functional": True, "analytics": True, "advertising": True}}).encode()
+    body = json.dumps(
+        {
+            "revision": 1,
+            "action": "accept_all",
+            "categories": {"functional": True, "analytics": True, "advertising": True},
+        }
+    ).encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/sites/shop/decisions", data=body, method="POST",
-        headers={"Content-Type": "application/json", "Origin": origin})
+        f"http://127.0.0.1:{port}/api/v1/sites/shop/decisions",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Origin": origin},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 201
         return json.loads(response.read())
@@ -56,6 +78,7 @@ def post_decision(port, origin):
 
 def test_acknowledged_decisions_survive_sigkill(tmp_path):
     import yaml
+
     db_path = str(tmp_path / "pc.db")
     db = connect(db_path)
     migrate(db)
@@ -95,7 +118,8 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
         for answer in acknowledged:
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/api/v1/consents/{answer['consent_id']}",
-                headers={"Authorization": f"Bearer {answer['receipt']}"})
+                headers={"Authorization": f"Bearer {answer['receipt']}"},
+            )
             with urllib.request.urlopen(request, timeout=5) as response:
                 decisions = json.loads(response.read())["decisions"]
             assert [d["recorded_at"] for d in decisions] == [answer["recorded_at"]]

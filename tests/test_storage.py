@@ -1,4 +1,5 @@
 """The schema step, WAL mode, the secret key file, and writers in several processes at once."""
+
 import multiprocessing
 import os
 import stat
@@ -30,6 +31,7 @@ def test_secret_key_is_generated_once_and_private(tmp_path, monkeypatch):
 
 def _write_many(path, name, count):
     from server.storage import accounts
+
     db = connect(path)
     for i in range(count):
         accounts.create_token(db, f"{name}-{i}")

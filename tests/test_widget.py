@@ -1,4 +1,5 @@
 """Serving the widget: one cacheable, compressed script per revision, and the demo page."""
+
 from __future__ import annotations
 
 import gzip
@@ -29,8 +30,9 @@ def test_script_is_compressed_cached_and_carries_the_revision(client, published)
     br = client.get("/w/shop.js", headers={"Accept-Encoding": "gzip, br"})
     assert br.headers["Content-Encoding"] == "br" and brotli.decompress(br.data) == plain.data
     assert len({plain.headers["ETag"], gz.headers["ETag"], br.headers["ETag"]}) == 3
-    again = client.get("/w/shop.js", headers={"Accept-Encoding": "gzip",
-                                              "If-None-Match": gz.headers["ETag"]})
+    again = client.get(
+        "/w/shop.js", headers={"Accept-Encoding": "gzip", "If-None-Match": gz.headers["ETag"]}
+    )
     assert again.status_code == 304 and again.data == b""
 
 
@@ -40,8 +42,9 @@ def test_first_load_holds_no_vendor_details(client, published):
     assert "google-analytics" not in body
 
 
-def test_a_new_revision_changes_the_etag_and_the_bundle_is_built_once(client, db, registry_doc,
-                                                                       published, monkeypatch):
+def test_a_new_revision_changes_the_etag_and_the_bundle_is_built_once(
+    client, db, registry_doc, published, monkeypatch
+):
     calls = []
     real_build = widget.build
     monkeypatch.setattr(widget, "build", lambda *a: calls.append(1) or real_build(*a))

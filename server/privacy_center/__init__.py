@@ -1,4 +1,5 @@
 """The public privacy center: the front page, disclosures, the visitor's own records, gpc.json."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,8 +14,10 @@ from ..storage import registry as registry_store
 bp = Blueprint("privacy_center", __name__)
 
 # Scripts only from this server's own files: nothing an admin typed can ever run.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 JST = timezone(timedelta(hours=9))
 
 
@@ -55,16 +58,24 @@ def lang_url(lang: str) -> str:
 def render(template: str, lang: str, status: int = 200, **context):
     if not context.get("organization"):
         context["organization"] = registry_store.load(get_db()).get("organization")
+
     def t(key, **values):
         return i18n.t(lang, key, **values)
 
     def text(texts):
         return i18n.text_in(texts, lang)
 
-    html = render_template(template, lang=lang, t=t, text=text, lang_url=lang_url,
-                           when=lambda stamp, with_time=True: when(stamp, lang, with_time),
-                           languages=i18n.LANGUAGES, language_names=i18n.LANGUAGE_NAMES,
-                           **context)
+    html = render_template(
+        template,
+        lang=lang,
+        t=t,
+        text=text,
+        lang_url=lang_url,
+        when=lambda stamp, with_time=True: when(stamp, lang, with_time),
+        languages=i18n.LANGUAGES,
+        language_names=i18n.LANGUAGE_NAMES,
+        **context,
+    )
     return html, status, {"Content-Type": "text/html; charset=utf-8"}
 
 

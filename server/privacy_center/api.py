@@ -1,4 +1,5 @@
 """The disclosure as JSON: GET /api/v1/sites/<site_key>/disclosure[?revision=N]."""
+
 from __future__ import annotations
 
 from flask import current_app, request

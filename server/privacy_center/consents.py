@@ -3,6 +3,7 @@
 The receipt reaches the server only in a POST body (the widget's link carries it in the URL
 fragment, which browsers never send), so it never appears in a URL or a server log line.
 """
+
 from __future__ import annotations
 
 from flask import current_app, request, url_for
@@ -27,16 +28,25 @@ def _receipt_from_form() -> str:
 
 def _page(lang, consent_id, status=200, **context):
     post_url = url_for("privacy_center.consent_records", consent_id=consent_id, lang=lang)
-    html, status, headers = render("privacy_center/consent.html", lang, status,
-                                   consent_id=consent_id, post_url=post_url, **context)
+    html, status, headers = render(
+        "privacy_center/consent.html",
+        lang,
+        status,
+        consent_id=consent_id,
+        post_url=post_url,
+        **context,
+    )
     return html, status, {**headers, **NO_STORE}
 
 
 def withdrawal(revision: dict, lang: str) -> dict:
     """The body of a withdrawal for `revision`: every optional category refused."""
     content = revision["content"]
-    body = {"revision": revision["number"], "action": "withdraw",
-            "categories": {c["key"]: False for c in content["categories"] if not c["required"]}}
+    body = {
+        "revision": revision["number"],
+        "action": "withdraw",
+        "categories": {c["key"]: False for c in content["categories"] if not c["required"]},
+    }
     if lang in content["site"]["languages"]:
         body["language"] = lang
     return body
@@ -46,8 +56,14 @@ def _record_withdrawal(db, site_key: str, consent_id: str, lang: str) -> None:
     revision = revision_store.get(db, site_key)
     choice = rules.validate(withdrawal(revision, lang), revision)
     secret = current_app.config["SECRET_KEY"]
-    log.record(db, site_key, consent_id, choice, request.headers.get("User-Agent"),
-               rules.client_hash(secret, request.remote_addr))
+    log.record(
+        db,
+        site_key,
+        consent_id,
+        choice,
+        request.headers.get("User-Agent"),
+        rules.client_hash(secret, request.remote_addr),
+    )
 
 
 def _in_order(choices: dict, items: list[dict], name) -> list[tuple[str, bool]]:
@@ -67,12 +83,17 @@ def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
         if number not in revisions:
             revisions[number] = revision_store.get(db, site_key, number)
         content = (revisions[number] or {}).get("content") or {"categories": [], "vendors": []}
-        rows.append({
-            **item,
-            "category_choices": _in_order(item["categories"], content["categories"],
-                                          lambda c: text_in(c["name"], lang)),
-            "vendor_choices": _in_order(item["vendors"], content["vendors"], lambda v: v["name"]),
-        })
+        rows.append(
+            {
+                **item,
+                "category_choices": _in_order(
+                    item["categories"], content["categories"], lambda c: text_in(c["name"], lang)
+                ),
+                "vendor_choices": _in_order(
+                    item["vendors"], content["vendors"], lambda v: v["name"]
+                ),
+            }
+        )
     latest = revision_store.get(db, site_key)
     secret = current_app.config["SECRET_KEY"]
     return {
@@ -110,8 +131,9 @@ def consent_records(consent_id):
         if action == "withdraw" and not records["decisions"]:
             message = ("nothing_to_withdraw", 0)
         else:
-            return _page(lang, consent_id, view="confirm", action=action, receipt=receipt,
-                         **records)
+            return _page(
+                lang, consent_id, view="confirm", action=action, receipt=receipt, **records
+            )
     elif action == "withdraw":
         if log.exists(db, consent_id, site_key) and revision_store.get(db, site_key):
             _record_withdrawal(db, site_key, consent_id, lang)

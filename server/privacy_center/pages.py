@@ -1,4 +1,5 @@
 """The privacy center's public pages: the front page, each site's disclosure, and gpc.json."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,7 @@ def published_sites(db) -> list[dict]:
     out = []
     for key in revision_store.published_sites(db):
         revision = revision_store.get(db, key)
-        out.append({"key": key, "name": revision["content"]["site"]["name"],
-                    "revision": revision})
+        out.append({"key": key, "name": revision["content"]["site"]["name"], "revision": revision})
     return out
 
 
@@ -37,11 +37,21 @@ def index():
     lang = visitor_language()
     db = get_db()
     organization = registry_store.load(db).get("organization") or {}
-    sections = [{"key": s["key"], "title": text_in(s["title"], lang),
-                 "body": markdown(text_in(s["body"], lang))}
-                for s in organization.get("sections") or []]
-    return render("privacy_center/index.html", lang, organization=organization,
-                  sections=sections, sites=published_sites(db))
+    sections = [
+        {
+            "key": s["key"],
+            "title": text_in(s["title"], lang),
+            "body": markdown(text_in(s["body"], lang)),
+        }
+        for s in organization.get("sections") or []
+    ]
+    return render(
+        "privacy_center/index.html",
+        lang,
+        organization=organization,
+        sections=sections,
+        sites=published_sites(db),
+    )
 
 
 def load_disclosure(db, site_key: str, number: int | None) -> dict | None:
@@ -74,21 +84,34 @@ def site_disclosure(site_key):
     category_names = {c["key"]: c["name"] for c in doc["categories"]}
     if doc["revision"] != doc["latest_revision"]:
         latest = revision_store.get(db, site_key)
-        category_names = {**{c["key"]: c["name"] for c in latest["content"]["categories"]},
-                          **category_names}
-    history = [{**item, "lines": change_lines(item["changes"], lang, category_names)}
-               for item in doc["history"]]
-    return render("privacy_center/disclosure.html", lang, doc=doc, groups=grouped(doc),
-                  history=history, site_name=text_in(doc["site"]["name"], lang),
-                  organization=doc["organization"])
+        category_names = {
+            **{c["key"]: c["name"] for c in latest["content"]["categories"]},
+            **category_names,
+        }
+    history = [
+        {**item, "lines": change_lines(item["changes"], lang, category_names)}
+        for item in doc["history"]
+    ]
+    return render(
+        "privacy_center/disclosure.html",
+        lang,
+        doc=doc,
+        groups=grouped(doc),
+        history=history,
+        site_name=text_in(doc["site"]["name"], lang),
+        organization=doc["organization"],
+    )
 
 
 @bp.get("/.well-known/gpc.json")
 def gpc_json():
     """Global Privacy Control support resource: true when any published site honours GPC."""
     db = get_db()
-    honouring = [site["revision"] for site in published_sites(db)
-                 if site["revision"]["content"]["site"].get("honor_gpc")]
+    honouring = [
+        site["revision"]
+        for site in published_sites(db)
+        if site["revision"]["content"]["site"].get("honor_gpc")
+    ]
     stamps = [revision["published_at"] for revision in honouring]
     body = {"gpc": bool(honouring)}
     if stamps:

@@ -1,2 +1,3 @@
 """The storage layer: every SQL statement of the application lives in this package."""
+
 from .schema import connect, migrate, write  # noqa: F401

@@ -1,4 +1,5 @@
 """Admin users (hashed passwords) and API tokens (stored only as hashes)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,22 +22,28 @@ def _token_hash(token: str) -> str:
 def create_token(db, name: str, role: str = "admin", actor: str = "cli") -> str:
     token = "pc_" + secrets.token_urlsafe(32)
     with write(db):
-        db.execute("INSERT INTO tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                   [name, _token_hash(token), role, now_iso()])
+        db.execute(
+            "INSERT INTO tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            [name, _token_hash(token), role, now_iso()],
+        )
         audit(db, actor, "create", "token", name, after={"name": name, "role": role})
     return token
 
 
 def check_token(db, token: str) -> dict | None:
-    row = db.execute("SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                     [_token_hash(token)]).fetchone()
+    row = db.execute(
+        "SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        [_token_hash(token)],
+    ).fetchone()
     return {"id": row[0], "name": row[1], "role": row[2]} if row else None
 
 
 def revoke_token(db, token_id: int, actor: str) -> bool:
     with write(db):
-        done = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                          [now_iso(), token_id]).rowcount
+        done = db.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            [now_iso(), token_id],
+        ).rowcount
         if done:
             audit(db, actor, "revoke", "token", str(token_id))
     return bool(done)
@@ -53,14 +60,17 @@ def create_user(db, email: str, password: str, role: str = "admin", actor: str =
             raise ValueError(f"a user with the email {email} already exists")
         user_id = db.execute(
             "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            [email, generate_password_hash(password), role, now_iso()]).lastrowid
+            [email, generate_password_hash(password), role, now_iso()],
+        ).lastrowid
         audit(db, actor, "create", "user", email, after={"email": email, "role": role})
     return user_id
 
 
 def check_password(db, email: str, password: str) -> dict | None:
-    row = db.execute("SELECT id, email, password_hash, role FROM users WHERE email = ? AND active = 1",
-                     [email.strip().lower()]).fetchone()
+    row = db.execute(
+        "SELECT id, email, password_hash, role FROM users WHERE email = ? AND active = 1",
+        [email.strip().lower()],
+    ).fetchone()
     if row and check_password_hash(row[2], password):
         return {"id": row[0], "email": row[1], "role": row[3]}
     return None
@@ -70,28 +80,34 @@ USER_COLUMNS = ("id", "email", "role", "active", "created_at")
 
 
 def get_user(db, user_id: int) -> dict | None:
-    row = db.execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?",
-                     [user_id]).fetchone()
+    row = db.execute(
+        f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?", [user_id]
+    ).fetchone()
     return _user(row) if row else None
 
 
 def _user(row) -> dict:
-    out = dict(zip(USER_COLUMNS, row))
+    out = dict(zip(USER_COLUMNS, row, strict=True))
     out["active"] = bool(out["active"])
     return out
 
 
 def list_users(db) -> list[dict]:
-    return [_user(row) for row in db.execute(
-        f"SELECT {', '.join(USER_COLUMNS)} FROM users ORDER BY email")]
+    return [
+        _user(row)
+        for row in db.execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users ORDER BY email")
+    ]
 
 
 def active_admins(db) -> int:
-    return db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[
+        0
+    ]
 
 
-def update_user(db, user_id: int, actor: str, role: str | None = None,
-                active: bool | None = None) -> bool:
+def update_user(
+    db, user_id: int, actor: str, role: str | None = None, active: bool | None = None
+) -> bool:
     """Change a user's role and/or activity, refusing to leave no active admin."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -99,30 +115,52 @@ def update_user(db, user_id: int, actor: str, role: str | None = None,
         before = get_user(db, user_id)
         if before is None:
             return False
-        after = {**before, **({} if role is None else {"role": role}),
-                 **({} if active is None else {"active": bool(active)})}
+        after = {
+            **before,
+            **({} if role is None else {"role": role}),
+            **({} if active is None else {"active": bool(active)}),
+        }
         if after == before:
             return True
-        if before["role"] == "admin" and before["active"] and \
-                not (after["role"] == "admin" and after["active"]) and active_admins(db) <= 1:
+        if (
+            before["role"] == "admin"
+            and before["active"]
+            and not (after["role"] == "admin" and after["active"])
+            and active_admins(db) <= 1
+        ):
             raise ValueError("the last active admin cannot be demoted or deactivated")
-        db.execute("UPDATE users SET role = ?, active = ? WHERE id = ?",
-                   [after["role"], int(after["active"]), user_id])
+        db.execute(
+            "UPDATE users SET role = ?, active = ? WHERE id = ?",
+            [after["role"], int(after["active"]), user_id],
+        )
         keep = ("role", "active")
-        audit(db, actor, "update", "user", before["email"],
-              before={k: before[k] for k in keep}, after={k: after[k] for k in keep})
+        audit(
+            db,
+            actor,
+            "update",
+            "user",
+            before["email"],
+            before={k: before[k] for k in keep},
+            after={k: after[k] for k in keep},
+        )
     return True
 
 
 def set_password(db, user_id: int, password: str, actor: str) -> None:
     with write(db):
         email = db.execute("SELECT email FROM users WHERE id = ?", [user_id]).fetchone()[0]
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                   [generate_password_hash(password), user_id])
+        db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            [generate_password_hash(password), user_id],
+        )
         audit(db, actor, "update", "user", email, after={"password": "changed"})
 
 
 def list_tokens(db) -> list[dict]:
     cols = ("id", "name", "role", "created_at", "revoked_at")
-    return [dict(zip(cols, row)) for row in db.execute(
-        f"SELECT {', '.join(cols)} FROM tokens ORDER BY revoked_at IS NOT NULL, id DESC")]
+    return [
+        dict(zip(cols, row, strict=True))
+        for row in db.execute(
+            f"SELECT {', '.join(cols)} FROM tokens ORDER BY revoked_at IS NOT NULL, id DESC"
+        )
+    ]

@@ -1,4 +1,5 @@
 """The append-only audit log: who changed what, when, with before and after."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,23 @@ import json
 from .util import now_iso
 
 
-def record(db, actor, action, object_type, object_key, site_key=None, before=None, after=None,
-           at=None) -> None:
+def record(
+    db, actor, action, object_type, object_key, site_key=None, before=None, after=None, at=None
+) -> None:
     db.execute(
         "INSERT INTO audit_log (at, actor, action, object_type, object_key, site_key, before, after) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [at or now_iso(), actor, action, object_type, object_key, site_key,
-         None if before is None else json.dumps(before, ensure_ascii=False),
-         None if after is None else json.dumps(after, ensure_ascii=False)])
+        [
+            at or now_iso(),
+            actor,
+            action,
+            object_type,
+            object_key,
+            site_key,
+            None if before is None else json.dumps(before, ensure_ascii=False),
+            None if after is None else json.dumps(after, ensure_ascii=False),
+        ],
+    )
 
 
 def entries(db, site_key=None, actor=None, limit=100, before_id=None) -> list[dict]:
@@ -28,16 +38,33 @@ def entries(db, site_key=None, actor=None, limit=100, before_id=None) -> list[di
     if before_id:
         where.append("id < ?")
         params.append(before_id)
-    sql = "SELECT id, at, actor, action, object_type, object_key, site_key, before, after " \
-          "FROM audit_log"
+    sql = (
+        "SELECT id, at, actor, action, object_type, object_key, site_key, before, after "
+        "FROM audit_log"
+    )
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC LIMIT ?"
     params.append(limit)
     out = []
     for row in db.execute(sql, params).fetchall():
-        item = dict(zip(("id", "at", "actor", "action", "object_type", "object_key", "site_key",
-                         "before", "after"), row))
+        item = dict(
+            zip(
+                (
+                    "id",
+                    "at",
+                    "actor",
+                    "action",
+                    "object_type",
+                    "object_key",
+                    "site_key",
+                    "before",
+                    "after",
+                ),
+                row,
+                strict=True,
+            )
+        )
         for field in ("before", "after"):
             item[field] = None if item[field] is None else json.loads(item[field])
         out.append(item)

@@ -1,4 +1,5 @@
 """The consent log: recording, reading, exporting and erasing decisions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,20 @@ from . import figures
 from .schema import write
 from .util import iso_to_ms, ms_to_iso, now_iso
 
-EXPORT_COLUMNS = ("consent_id", "site_key", "revision", "action", "categories", "vendors",
-                  "language", "page_url", "gpc", "recorded_at", "user_agent", "client_hash")
+EXPORT_COLUMNS = (
+    "consent_id",
+    "site_key",
+    "revision",
+    "action",
+    "categories",
+    "vendors",
+    "language",
+    "page_url",
+    "gpc",
+    "recorded_at",
+    "user_agent",
+    "client_hash",
+)
 
 
 def _bits(choices: dict) -> str:
@@ -29,20 +42,30 @@ class _Keys:
     def __call__(self, site_key, number):
         key = (site_key, number)
         if key not in self.known:
-            row = self.db.execute("SELECT content FROM revisions WHERE site_key = ? AND number = ?",
-                                  [site_key, number]).fetchone()
+            row = self.db.execute(
+                "SELECT content FROM revisions WHERE site_key = ? AND number = ?",
+                [site_key, number],
+            ).fetchone()
             content = json.loads(row[0]) if row else {"categories": [], "vendors": []}
-            self.known[key] = ([c["key"] for c in content["categories"]],
-                               [v["key"] for v in content["vendors"]])
+            self.known[key] = (
+                [c["key"] for c in content["categories"]],
+                [v["key"] for v in content["vendors"]],
+            )
         return self.known[key]
 
 
 def _unbits(keys, bits):
-    return {key: bit == "1" for key, bit in zip(keys, bits)}
+    return {key: bit == "1" for key, bit in zip(keys, bits, strict=False)}
 
 
-def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | None,
-           client_hash: str | None) -> str:
+def record(
+    db,
+    site_key: str,
+    consent_id: str,
+    choice: dict,
+    user_agent: str | None,
+    client_hash: str | None,
+) -> str:
     """Store one decision; returns its server time. Committed before returning."""
     stamp = now_iso()
     with write(db):
@@ -51,29 +74,52 @@ def record(db, site_key: str, consent_id: str, choice: dict, user_agent: str | N
             user_agent = user_agent[:512]
             # The id is derived from the text, so storing it once is one statement, no lookup.
             ua_id = int.from_bytes(hashlib.sha256(user_agent.encode()).digest()[:7], "big")
-            db.execute("INSERT INTO user_agents (id, value, uses) VALUES (?, ?, 1) "
-                       "ON CONFLICT (id) DO UPDATE SET uses = user_agents.uses + 1",
-                       [ua_id, user_agent])
+            db.execute(
+                "INSERT INTO user_agents (id, value, uses) VALUES (?, ?, 1) "
+                "ON CONFLICT (id) DO UPDATE SET uses = user_agents.uses + 1",
+                [ua_id, user_agent],
+            )
         db.execute(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [consent_id, site_key, choice["revision"], choice["action"],
-             _bits(choice["categories"]), _bits(choice["vendors"]), choice["language"],
-             choice["page_url"], int(choice["gpc"]), iso_to_ms(stamp), ua_id, client_hash])
-        figures.add(db, site_key, stamp, choice["revision"], choice["action"],
-                    choice["categories"], choice["vendors"])
+            [
+                consent_id,
+                site_key,
+                choice["revision"],
+                choice["action"],
+                _bits(choice["categories"]),
+                _bits(choice["vendors"]),
+                choice["language"],
+                choice["page_url"],
+                int(choice["gpc"]),
+                iso_to_ms(stamp),
+                ua_id,
+                client_hash,
+            ],
+        )
+        figures.add(
+            db,
+            site_key,
+            stamp,
+            choice["revision"],
+            choice["action"],
+            choice["categories"],
+            choice["vendors"],
+        )
     return stamp
 
 
 def _select(db, where: str, params: list, order="d.id"):
-    sql = ("SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
-           "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash "
-           "FROM decisions d LEFT JOIN user_agents u ON u.id = d.user_agent_id "
-           f"WHERE {where} ORDER BY {order}")
+    sql = (
+        "SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
+        "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash "
+        "FROM decisions d LEFT JOIN user_agents u ON u.id = d.user_agent_id "
+        f"WHERE {where} ORDER BY {order}"
+    )
     keys = _Keys(db)
     for row in db.execute(sql, params):
-        item = dict(zip(EXPORT_COLUMNS, row))
+        item = dict(zip(EXPORT_COLUMNS, row, strict=True))
         category_keys, vendor_keys = keys(item["site_key"], item["revision"])
         item["categories"] = _unbits(category_keys, item["categories"])
         item["vendors"] = _unbits(vendor_keys, item["vendors"])
@@ -87,8 +133,13 @@ def for_consent(db, consent_id: str, site_key: str) -> list[dict]:
 
 
 def exists(db, consent_id: str, site_key: str) -> bool:
-    return db.execute("SELECT 1 FROM decisions WHERE consent_id = ? AND site_key = ? LIMIT 1",
-                      [consent_id, site_key]).fetchone() is not None
+    return (
+        db.execute(
+            "SELECT 1 FROM decisions WHERE consent_id = ? AND site_key = ? LIMIT 1",
+            [consent_id, site_key],
+        ).fetchone()
+        is not None
+    )
 
 
 def export(db, site_key: str, since: str | None = None, until: str | None = None):
@@ -106,29 +157,48 @@ def export(db, site_key: str, since: str | None = None, until: str | None = None
 def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
     """Delete a consent id's decisions, keeping only the fact and time of the erasure."""
     with write(db):
-        for item in list(_select(db, "d.consent_id = ? AND d.site_key = ?",
-                                 [consent_id, site_key])):
-            figures.add(db, site_key, item["recorded_at"], item["revision"], item["action"],
-                        item["categories"], item["vendors"], sign=-1)
+        for item in list(
+            _select(db, "d.consent_id = ? AND d.site_key = ?", [consent_id, site_key])
+        ):
+            figures.add(
+                db,
+                site_key,
+                item["recorded_at"],
+                item["revision"],
+                item["action"],
+                item["categories"],
+                item["vendors"],
+                sign=-1,
+            )
         agents = db.execute(
             "SELECT user_agent_id, COUNT(*) FROM decisions WHERE consent_id = ? "
             "AND site_key = ? AND user_agent_id IS NOT NULL GROUP BY user_agent_id",
-            [consent_id, site_key]).fetchall()
-        count = db.execute("DELETE FROM decisions WHERE consent_id = ? AND site_key = ?",
-                           [consent_id, site_key]).rowcount
+            [consent_id, site_key],
+        ).fetchall()
+        count = db.execute(
+            "DELETE FROM decisions WHERE consent_id = ? AND site_key = ?", [consent_id, site_key]
+        ).rowcount
         # A rare user agent could single a visitor out: it goes with their last decision.
         for ua_id, uses in agents:
             db.execute("UPDATE user_agents SET uses = uses - ? WHERE id = ?", [uses, ua_id])
             db.execute("DELETE FROM user_agents WHERE id = ? AND uses <= 0", [ua_id])
-        db.execute("INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
-                   "VALUES (?, ?, ?, ?)", [consent_hash, site_key, count, now_iso()])
+        db.execute(
+            "INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
+            "VALUES (?, ?, ?, ?)",
+            [consent_hash, site_key, count, now_iso()],
+        )
     return count
 
 
 def erasures(db, consent_hash: str, site_key: str) -> list[dict]:
-    return [{"erased_at": at, "decisions_erased": n} for at, n in db.execute(
-        "SELECT erased_at, decisions_erased FROM erasures WHERE consent_hash = ? AND site_key = ? "
-        "ORDER BY id", [consent_hash, site_key])]
+    return [
+        {"erased_at": at, "decisions_erased": n}
+        for at, n in db.execute(
+            "SELECT erased_at, decisions_erased FROM erasures WHERE consent_hash = ? AND site_key = ? "
+            "ORDER BY id",
+            [consent_hash, site_key],
+        )
+    ]
 
 
 def rebuild_figures(db) -> None:
@@ -136,5 +206,12 @@ def rebuild_figures(db) -> None:
     db.execute("DELETE FROM figures_daily")
     db.execute("DELETE FROM figures_optins")
     for item in list(_select(db, "1 = 1", [])):
-        figures.add(db, item["site_key"], item["recorded_at"], item["revision"], item["action"],
-                    item["categories"], item["vendors"])
+        figures.add(
+            db,
+            item["site_key"],
+            item["recorded_at"],
+            item["revision"],
+            item["action"],
+            item["categories"],
+            item["vendors"],
+        )

@@ -4,6 +4,7 @@ Every decision adds one to its (site, day, revision, action) count and one to ea
 and vendor it accepted; an erasure takes the same amounts away. The figures page then reads a
 few hundred rollup rows for a month instead of scanning millions of decisions.
 """
+
 from __future__ import annotations
 
 
@@ -14,18 +15,29 @@ def _deltas(site_key, day, revision, action, categories, vendors):
     return daily, optins
 
 
-def add(db, site_key: str, recorded_at: str, revision: int, action: str, categories: dict,
-        vendors: dict, sign: int = 1) -> None:
+def add(
+    db,
+    site_key: str,
+    recorded_at: str,
+    revision: int,
+    action: str,
+    categories: dict,
+    vendors: dict,
+    sign: int = 1,
+) -> None:
     """Count one decision in (sign=1) or out (sign=-1); call inside the transaction that writes it."""
     daily, optins = _deltas(site_key, recorded_at[:10], revision, action, categories, vendors)
-    db.execute("INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
-               "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
-               [*daily, sign, sign])
+    db.execute(
+        "INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
+        [*daily, sign, sign],
+    )
     if optins:
         db.conn.executemany(
             "INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET accepted = accepted + ?",
-            [(*row, sign, sign) for row in optins])
+            [(*row, sign, sign) for row in optins],
+        )
 
 
 def daily(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
@@ -33,7 +45,8 @@ def daily(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
     return db.execute(
         "SELECT day, revision, action, decisions FROM figures_daily "
         "WHERE site_key = ? AND day BETWEEN ? AND ? AND decisions > 0 ORDER BY day, revision",
-        [site_key, first_day, last_day]).fetchall()
+        [site_key, first_day, last_day],
+    ).fetchall()
 
 
 def optins(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
@@ -41,7 +54,9 @@ def optins(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
     return db.execute(
         "SELECT revision, kind, key, SUM(accepted) FROM figures_optins "
         "WHERE site_key = ? AND day BETWEEN ? AND ? GROUP BY revision, kind, key "
-        "ORDER BY revision, kind, key", [site_key, first_day, last_day]).fetchall()
+        "ORDER BY revision, kind, key",
+        [site_key, first_day, last_day],
+    ).fetchall()
 
 
 def last_day(db, site_key: str) -> str | None:

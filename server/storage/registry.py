@@ -1,4 +1,5 @@
 """Reading and writing the registry (organization, vendors, sites, categories, assignments)."""
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,19 @@ def load(db) -> dict:
     sites = []
     for key, doc in db.execute("SELECT key, doc FROM sites ORDER BY key").fetchall():
         site = {"key": key, **json.loads(doc)}
-        site["categories"] = [json.loads(d) for (d,) in db.execute(
-            "SELECT doc FROM categories WHERE site_key = ? ORDER BY position", [key])]
-        site["vendors"] = [{"vendor": v, "category": c} for v, c in db.execute(
-            "SELECT vendor_key, category_key FROM assignments WHERE site_key = ? ORDER BY position",
-            [key])]
+        site["categories"] = [
+            json.loads(d)
+            for (d,) in db.execute(
+                "SELECT doc FROM categories WHERE site_key = ? ORDER BY position", [key]
+            )
+        ]
+        site["vendors"] = [
+            {"vendor": v, "category": c}
+            for v, c in db.execute(
+                "SELECT vendor_key, category_key FROM assignments WHERE site_key = ? ORDER BY position",
+                [key],
+            )
+        ]
         sites.append(site)
     doc = {"vendors": vendors, "sites": sites}
     if org_row:
@@ -75,12 +84,17 @@ def _site_languages_by_vendor(doc, skip_sites=()):
 def validate_file(db, doc, prune=False) -> tuple[dict, dict]:
     """Validate a registry file against what is stored; return (file, merged registry)."""
     current = load(db)
-    file_sites = {s.get("key") for s in doc.get("sites", []) or [] if isinstance(s, dict)} \
-        if isinstance(doc, dict) else set()
+    file_sites = (
+        {s.get("key") for s in doc.get("sites", []) or [] if isinstance(s, dict)}
+        if isinstance(doc, dict)
+        else set()
+    )
     known = {} if prune else _site_languages_by_vendor(current, skip_sites=file_sites)
-    incoming = normalize(doc, known_vendor_keys=set() if prune else
-                         {v["key"] for v in current["vendors"]},
-                         known_vendor_languages=known)
+    incoming = normalize(
+        doc,
+        known_vendor_keys=set() if prune else {v["key"] for v in current["vendors"]},
+        known_vendor_languages=known,
+    )
     merged = merge(current, incoming, prune)
     try:
         merged = normalize(merged)
@@ -95,16 +109,26 @@ def _check_removals(db, before, after):
     gone = set(_by_key(before["sites"])) - set(_by_key(after["sites"]))
     for key in sorted(gone):
         if db.execute("SELECT 1 FROM revisions WHERE site_key = ? LIMIT 1", [key]).fetchone():
-            raise Conflict(f"site '{key}' has published revisions and cannot be removed; "
-                           "its consent log must stay provable")
+            raise Conflict(
+                f"site '{key}' has published revisions and cannot be removed; "
+                "its consent log must stay provable"
+            )
 
 
 def changes(before: dict, after: dict) -> list[tuple]:
     """What must be written to go from `before` to `after`: (action, type, site, key, old, new)."""
     out = []
     if before.get("organization") != after.get("organization") and "organization" in after:
-        out.append(("update" if "organization" in before else "create", "organization", None,
-                    "organization", before.get("organization"), after["organization"]))
+        out.append(
+            (
+                "update" if "organization" in before else "create",
+                "organization",
+                None,
+                "organization",
+                before.get("organization"),
+                after["organization"],
+            )
+        )
     old_v, new_v = _by_key(before["vendors"]), _by_key(after["vendors"])
     for key in sorted(set(old_v) | set(new_v)):
         if old_v.get(key) != new_v.get(key):
@@ -115,31 +139,50 @@ def changes(before: dict, after: dict) -> list[tuple]:
         old, new = old_s.get(key), new_s.get(key)
         if old is None or new is None or _site_fields(old) != _site_fields(new):
             action = "create" if old is None else "delete" if new is None else "update"
-            out.append((action, "site", key, key, old and _site_fields(old),
-                        new and _site_fields(new)))
+            out.append(
+                (action, "site", key, key, old and _site_fields(old), new and _site_fields(new))
+            )
         old_c = _by_key(old["categories"]) if old else {}
         new_c = _by_key(new["categories"]) if new else {}
         old_order = list(old_c) if old else []
         new_order = list(new_c) if new else []
         for cat in sorted(set(old_c) | set(new_c)):
-            moved = cat in old_c and cat in new_c and \
-                old_order.index(cat) != new_order.index(cat)
+            moved = cat in old_c and cat in new_c and old_order.index(cat) != new_order.index(cat)
             if old_c.get(cat) != new_c.get(cat) or moved:
-                action = "create" if cat not in old_c else "delete" if cat not in new_c else "update"
+                action = (
+                    "create" if cat not in old_c else "delete" if cat not in new_c else "update"
+                )
                 out.append((action, "category", key, cat, old_c.get(cat), new_c.get(cat)))
         old_a = {a["vendor"]: a for a in old["vendors"]} if old else {}
         new_a = {a["vendor"]: a for a in new["vendors"]} if new else {}
         for vendor in sorted(set(old_a) | set(new_a)):
             if old_a.get(vendor) != new_a.get(vendor):
-                action = ("create" if vendor not in old_a else
-                          "delete" if vendor not in new_a else "update")
-                out.append((action, "assignment", key, vendor, old_a.get(vendor),
-                            new_a.get(vendor)))
-        if new and old and [a["vendor"] for a in old["vendors"]] != \
-                [a["vendor"] for a in new["vendors"]] and not any(
-                    c[1] == "assignment" and c[2] == key for c in out):
-            out.append(("update", "assignment_order", key, key,
-                        [a["vendor"] for a in old["vendors"]], [a["vendor"] for a in new["vendors"]]))
+                action = (
+                    "create"
+                    if vendor not in old_a
+                    else "delete"
+                    if vendor not in new_a
+                    else "update"
+                )
+                out.append(
+                    (action, "assignment", key, vendor, old_a.get(vendor), new_a.get(vendor))
+                )
+        if (
+            new
+            and old
+            and [a["vendor"] for a in old["vendors"]] != [a["vendor"] for a in new["vendors"]]
+            and not any(c[1] == "assignment" and c[2] == key for c in out)
+        ):
+            out.append(
+                (
+                    "update",
+                    "assignment_order",
+                    key,
+                    key,
+                    [a["vendor"] for a in old["vendors"]],
+                    [a["vendor"] for a in new["vendors"]],
+                )
+            )
     return out
 
 
@@ -155,35 +198,47 @@ def save(db, after: dict, actor: str) -> list[tuple]:
         touched_sites = {c[2] for c in todo if c[2] in new_sites}
         # Sites and their children: rewrite the children of each touched site in one go, so
         # that positions stay dense; vendors are written first so assignments can refer to them.
-        for action, kind, site, key, old, new in todo:
+        for action, kind, _site, key, _old, new in todo:
             if kind == "organization":
-                db.execute("INSERT INTO organization (id, doc) VALUES (1, ?) "
-                           "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", [_json(new)])
+                db.execute(
+                    "INSERT INTO organization (id, doc) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                    [_json(new)],
+                )
             elif kind == "vendor" and action != "delete":
-                db.execute("INSERT INTO vendors (key, doc, updated_at) VALUES (?, ?, ?) "
-                           "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
-                           "updated_at = excluded.updated_at", [key, _json(new), stamp])
-        for action, kind, site, key, old, new in todo:
+                db.execute(
+                    "INSERT INTO vendors (key, doc, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
+                    "updated_at = excluded.updated_at",
+                    [key, _json(new), stamp],
+                )
+        for action, kind, _site, key, _old, _new in todo:
             if kind == "site" and action == "delete":
                 db.execute("DELETE FROM assignments WHERE site_key = ?", [key])
                 db.execute("DELETE FROM categories WHERE site_key = ?", [key])
                 db.execute("DELETE FROM sites WHERE key = ?", [key])
         for key in sorted(touched_sites):
             site = new_sites[key]
-            db.execute("INSERT INTO sites (key, doc, updated_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
-                       "updated_at = excluded.updated_at",
-                       [key, _json(_site_fields(site)), stamp])
+            db.execute(
+                "INSERT INTO sites (key, doc, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
+                "updated_at = excluded.updated_at",
+                [key, _json(_site_fields(site)), stamp],
+            )
             db.execute("DELETE FROM assignments WHERE site_key = ?", [key])
             db.execute("DELETE FROM categories WHERE site_key = ?", [key])
             for position, category in enumerate(site["categories"]):
-                db.execute("INSERT INTO categories (site_key, key, position, doc) VALUES (?, ?, ?, ?)",
-                           [key, category["key"], position, _json(category)])
+                db.execute(
+                    "INSERT INTO categories (site_key, key, position, doc) VALUES (?, ?, ?, ?)",
+                    [key, category["key"], position, _json(category)],
+                )
             for position, assignment in enumerate(site["vendors"]):
-                db.execute("INSERT INTO assignments (site_key, vendor_key, category_key, position) "
-                           "VALUES (?, ?, ?, ?)",
-                           [key, assignment["vendor"], assignment["category"], position])
-        for action, kind, site, key, old, new in todo:
+                db.execute(
+                    "INSERT INTO assignments (site_key, vendor_key, category_key, position) "
+                    "VALUES (?, ?, ?, ?)",
+                    [key, assignment["vendor"], assignment["category"], position],
+                )
+        for action, kind, _site, key, _old, _new in todo:
             if kind == "vendor" and action == "delete":
                 db.execute("DELETE FROM vendors WHERE key = ?", [key])
         for action, kind, site, key, old, new in todo:
@@ -217,8 +272,12 @@ def change(db, mutate, actor: str) -> dict:
 
 
 def vendor_users(db, vendor_key: str) -> list[str]:
-    return [s for (s,) in db.execute(
-        "SELECT site_key FROM assignments WHERE vendor_key = ? ORDER BY site_key", [vendor_key])]
+    return [
+        s
+        for (s,) in db.execute(
+            "SELECT site_key FROM assignments WHERE vendor_key = ? ORDER BY site_key", [vendor_key]
+        )
+    ]
 
 
 def organization(db) -> dict | None:
@@ -244,7 +303,9 @@ def decision_context(db, site_key: str, number: int | None):
     """
     row = db.execute(
         "SELECT s.doc, r.number, r.content_hash FROM sites s LEFT JOIN revisions r "
-        "ON r.site_key = s.key AND r.number = ? WHERE s.key = ?", [number, site_key]).fetchone()
+        "ON r.site_key = s.key AND r.number = ? WHERE s.key = ?",
+        [number, site_key],
+    ).fetchone()
     if row is None:
         return None, None
     return json.loads(row[0])["origins"], (row[1], row[2]) if row[1] is not None else None

@@ -1,4 +1,5 @@
 """Published revisions: immutable, numbered snapshots of a site's registry."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,17 @@ from .registry import load
 from .schema import write
 from .util import now_iso
 
-COLUMNS = ("site_key", "number", "content", "content_hash", "needs_decision", "consent_revision",
-           "changes", "published_at", "published_by")
+COLUMNS = (
+    "site_key",
+    "number",
+    "content",
+    "content_hash",
+    "needs_decision",
+    "consent_revision",
+    "changes",
+    "published_at",
+    "published_by",
+)
 
 
 class NotFound(LookupError):
@@ -18,7 +28,7 @@ class NotFound(LookupError):
 
 
 def _row(row) -> dict:
-    out = dict(zip(COLUMNS, row))
+    out = dict(zip(COLUMNS, row, strict=True))
     out["content"] = json.loads(out["content"])
     out["changes"] = json.loads(out["changes"])
     out["needs_decision"] = bool(out["needs_decision"])
@@ -45,11 +55,18 @@ def get(db, site_key: str, number: int | None = None) -> dict | None:
 
 def history(db, site_key: str) -> list[dict]:
     """Every revision of a site, newest first, without its content."""
-    cols = ("number", "content_hash", "needs_decision", "consent_revision", "changes",
-            "published_at", "published_by")
+    cols = (
+        "number",
+        "content_hash",
+        "needs_decision",
+        "consent_revision",
+        "changes",
+        "published_at",
+        "published_by",
+    )
     out = []
     for row in _select(db, "site_key = ? ORDER BY number DESC", [site_key], cols):
-        item = dict(zip(cols, row))
+        item = dict(zip(cols, row, strict=True))
         item["changes"] = json.loads(item["changes"])
         item["needs_decision"] = bool(item["needs_decision"])
         out.append(item)
@@ -85,21 +102,44 @@ def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple
         stamp = now_iso()
         db.execute(
             f"INSERT INTO revisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            [site_key, number, json.dumps(content, ensure_ascii=False, sort_keys=True), digest,
-             int(needs), consent_revision, json.dumps(changes, ensure_ascii=False), stamp, actor])
-        audit(db, actor, "publish", "revision", str(number), site_key, None,
-              {"number": number, "content_hash": digest, "needs_decision": needs}, at=stamp)
+            [
+                site_key,
+                number,
+                json.dumps(content, ensure_ascii=False, sort_keys=True),
+                digest,
+                int(needs),
+                consent_revision,
+                json.dumps(changes, ensure_ascii=False),
+                stamp,
+                actor,
+            ],
+        )
+        audit(
+            db,
+            actor,
+            "publish",
+            "revision",
+            str(number),
+            site_key,
+            None,
+            {"number": number, "content_hash": digest, "needs_decision": needs},
+            at=stamp,
+        )
         return get(db, site_key, number), True
 
 
 def published_sites(db) -> list[str]:
-    return [key for (key,) in db.execute("SELECT DISTINCT site_key FROM revisions ORDER BY site_key")]
+    return [
+        key for (key,) in db.execute("SELECT DISTINCT site_key FROM revisions ORDER BY site_key")
+    ]
 
 
 def head(db, site_key: str, number: int | None = None) -> tuple | None:
     """(number, content_hash) of a revision or of the latest one: cheap, for cache keys."""
     if number is None:
-        return _select(db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key],
-                       ("number", "content_hash")).fetchone()
-    return _select(db, "site_key = ? AND number = ?", [site_key, number],
-                   ("number", "content_hash")).fetchone()
+        return _select(
+            db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key], ("number", "content_hash")
+        ).fetchone()
+    return _select(
+        db, "site_key = ? AND number = ?", [site_key, number], ("number", "content_hash")
+    ).fetchone()

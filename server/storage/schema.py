@@ -1,4 +1,5 @@
 """Opening the database and the one idempotent, versioned schema step."""
+
 from __future__ import annotations
 
 import contextlib
@@ -145,6 +146,7 @@ STEPS = [
 
 def _rebuild_figures(db):
     from .decisions import rebuild_figures  # decisions imports this module
+
     rebuild_figures(db)
 
 

@@ -1,11 +1,12 @@
 """Failed sign-ins, stored so that every worker process slows down the same guesser."""
+
 from __future__ import annotations
 
 import time
 
 from .schema import write
 
-WINDOW = 15 * 60          # failures older than this are forgotten
+WINDOW = 15 * 60  # failures older than this are forgotten
 FREE_TRIES = {"account": 5, "address": 20}
 MAX_WAIT = 15 * 60
 
@@ -26,23 +27,28 @@ def wait_seconds(db, account: str, address: str, now: float | None = None) -> in
     for kind, value in (("account", account), ("address", address)):
         count, last = db.execute(
             "SELECT COUNT(*), MAX(at) FROM login_failures WHERE scope = ? AND at > ?",
-            [_scope(kind, value), now - WINDOW]).fetchone()
+            [_scope(kind, value), now - WINDOW],
+        ).fetchone()
         over = count - FREE_TRIES[kind]
         if over >= 0:
-            longest = max(longest, last + min(2 ** over, MAX_WAIT) - now)
+            longest = max(longest, last + min(2**over, MAX_WAIT) - now)
     return max(0, int(longest + 0.999))
 
 
 def failed(db, account: str, address: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     with write(db):
-        db.conn.executemany("INSERT INTO login_failures (scope, at) VALUES (?, ?)",
-                            [(_scope("account", account), now), (_scope("address", address), now)])
+        db.conn.executemany(
+            "INSERT INTO login_failures (scope, at) VALUES (?, ?)",
+            [(_scope("account", account), now), (_scope("address", address), now)],
+        )
         db.execute("DELETE FROM login_failures WHERE at < ?", [now - 24 * 3600])
 
 
 def succeeded(db, account: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     with write(db):
-        db.execute("DELETE FROM login_failures WHERE scope = ? OR at < ?",
-                   [_scope("account", account), now - 24 * 3600])
+        db.execute(
+            "DELETE FROM login_failures WHERE scope = ? OR at < ?",
+            [_scope("account", account), now - 24 * 3600],
+        )
