@@ -10,7 +10,7 @@ from server import create_app
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import REGISTRY
+from support import ADMIN_PASSWORD, REGISTRY, AdminClient
 
 
 @pytest.fixture
@@ -57,3 +57,16 @@ def token(db):
 @pytest.fixture
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_client(app, db):
+    """`admin_client(role)`: a new client signed in to the admin UI as a user of that role."""
+
+    def sign_in(role: str = "editor", email: str | None = None) -> AdminClient:
+        email = email or f"{role}@example.com"
+        if not any(user["email"] == email for user in accounts.list_users(db)):
+            accounts.create_user(db, email, ADMIN_PASSWORD, role)
+        return AdminClient(app.test_client(), email)
+
+    return sign_in

@@ -1,6 +1,9 @@
-"""Test data shared by the test modules: a small registry and a decision body."""
+"""Test data and helpers shared by the test modules: a small registry, a decision body and a
+signed-in admin client."""
 
 from __future__ import annotations
+
+import re
 
 ORIGIN = "https://shop.example.co.jp"
 
@@ -92,3 +95,29 @@ def decision(**overrides):
     }
     body.update(overrides)
     return body
+
+
+ADMIN_PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class AdminClient:
+    """A test client signed in to the admin UI; its posts carry the session's CSRF token."""
+
+    def __init__(self, client, email: str):
+        self.client, self.email = client, email
+        token = _CSRF.search(client.get("/admin/login").text)[1]
+        client.post(
+            "/admin/login",
+            data={"email": email, "password": ADMIN_PASSWORD, "csrf_token": token},
+        )
+        page = client.get("/admin/")
+        match = _CSRF.search(page.text)
+        assert page.status_code == 200 and match, f"{email} could not sign in"
+        self.csrf = match[1]  # a new token comes with the signed-in session
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
