@@ -316,4 +316,5 @@ JA = {
     "Delete site {key}": "サイト {key} の削除",
     "This removes the site {name} with its {categories} categories and {vendors} vendor assignments from the registry. The vendors stay in the catalog. The audit log keeps what was removed.": "サイト {name} を、{categories} 件のカテゴリと {vendors} 件のベンダー割り当てとともにレジストリから削除します。ベンダーはカタログに残ります。削除した内容は監査ログに残ります。",
     "Yes, delete site {key}": "はい、サイト {key} を削除します",
+    "Visitors will be asked for their choice.": "訪問者に選択を求めます。",
 }

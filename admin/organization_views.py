@@ -1,28 +1,30 @@
 """The organization page: its name, privacy policy URL and the privacy center's sections.
 
-Saved the way every registry edit is (registry_views.change): load, edit, validate the whole,
-save with audit entries, all in one transaction.
+Saved through server.services.registry, like every registry edit: load, edit, validate the
+whole, save with audit entries, all in one transaction.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from server.db import get_db
+from server.services import registry
+from server.services.errors import Conflict, Invalid
 from server.storage import registry as registry_store
 
-from . import bp, forms
+from . import bp, forms, refusals
 from .auth import requires
 from .i18n import gettext as _
-from .registry_views import Invalid, Refused, change
+from .registry_views import _form_errors
 
 ORG_FIELDS = {"name.ja", "name.en", "privacy_policy_url"}
 SECTION_FIELDS = {"key", "title.ja", "title.en", "body.ja", "body.en"}
 
 
-def _languages(doc) -> list[str]:
+def _languages(db) -> list[str]:
     """The languages the organization's texts must have: those of every site (else ja)."""
-    langs = {lang for site in doc["sites"] for lang in site.get("languages") or []}
+    langs = registry_store.site_languages(db)
     return [lang for lang in forms.LANGS if lang in langs] or ["ja"]
 
 
@@ -33,8 +35,8 @@ def _org_values(org):
 
 
 def _org_page(values=None, errors=None, general=None, status=200):
-    doc = registry_store.load(get_db())
-    org = doc.get("organization") or {}
+    db = get_db()
+    org = registry_store.organization(db) or {}
     return render_template(
         "admin/organization.html",
         organization=org,
@@ -42,15 +44,8 @@ def _org_page(values=None, errors=None, general=None, status=200):
         values=values if values is not None else _org_values(org),
         errors=errors or {},
         general=general or [],
-        required_langs=_languages(doc),
+        required_langs=_languages(db),
     ), status
-
-
-def _section_index(org, key):
-    for index, section in enumerate((org or {}).get("sections") or []):
-        if section["key"] == key:
-            return index, section
-    abort(404)
 
 
 @bp.get("/organization")
@@ -67,14 +62,8 @@ def organization_save():
         "privacy_policy_url": forms.text(request.form, "privacy_policy_url"),
     }
     fields = {k: v for k, v in fields.items() if v is not None}
-
-    def mutate(doc):
-        old = doc.get("organization") or {}
-        doc["organization"] = {**fields, "sections": old.get("sections") or []}
-        return "organization"
-
     try:
-        change(mutate)
+        registry.update_organization(get_db(), fields, g.actor)  # sections are kept
     except Invalid as error:
         errors, general = forms.field_errors(error.problems, error.prefix, ORG_FIELDS)
         return _org_page(request.form.to_dict(), errors, general, 400)
@@ -102,55 +91,38 @@ def _section_values(section):
 
 def _section_form(key=None):
     is_new = key is None
-    doc = registry_store.load(get_db())
-    required_langs = _languages(doc)
-    errors, general = {}, []
+    db = get_db()
+    required_langs = _languages(db)
 
-    def page(values, status=200):
+    def page(values, errors=None, general=None, status=200):
         return render_template(
             "admin/section_form.html",
             values=values,
-            errors=errors,
-            general=general,
+            errors=errors or {},
+            general=general or [],
             is_new=is_new,
             key=key,
             required_langs=required_langs,
         ), status
 
     if request.method == "GET":
-        return page(
-            {} if is_new else _section_values(_section_index(doc.get("organization"), key)[1])
-        )
-    section = _section_from_form(request.form, key)
-
-    def mutate(doc):
-        org = doc.get("organization")
-        if org is None:
-            raise Refused(_("Save the organization's name first."))
-        sections = org.setdefault("sections", [])
         if is_new:
-            prefix = f"organization.sections[{len(sections)}]"
-            if any(s["key"] == section["key"] for s in sections):
-                raise Invalid(
-                    [f"{prefix}.key: " + _("a section with this key already exists")], prefix
-                )
-            sections.append(section)
-            return prefix
-        index, _old = _section_index(org, key)
-        sections[index] = section
-        return f"organization.sections[{index}]"
-
+            return page({})
+        sections = (registry_store.organization(db) or {}).get("sections") or []
+        section = next((s for s in sections if s["key"] == key), None)
+        if section is None:
+            abort(404)
+        return page(_section_values(section))
+    section = _section_from_form(request.form, key)
     try:
-        change(mutate)
-    except Invalid as error:
-        errors, general = forms.field_errors(error.problems, error.prefix, SECTION_FIELDS)
+        registry.save_section(db, section, g.actor, key=key)
+    except (Invalid, Conflict) as error:
+        errors, general = _form_errors(error, SECTION_FIELDS)
         values = request.form.to_dict()
         if key:
             values["key"] = key
-        return page(values, 400)
-    except Refused as error:
-        general.append(str(error))
-        return page(request.form.to_dict(), 409)
+        # A taken key is a field error (400); no organization to add to is a conflict (409).
+        return page(values, errors, general, 409 if error.code == "no_organization" else 400)
     flash(_("Section {key} saved.", key=section["key"]))
     return redirect(url_for("admin.organization") + "#sections")
 
@@ -173,11 +145,13 @@ def section_save(key):
     return _section_form(key)
 
 
-def _sections_change(mutate, done_message):
+def _sections_change(command, done_message):
     try:
-        change(mutate)
+        command()
     except Invalid as error:
         flash(_("Nothing was saved:") + " " + "; ".join(error.problems), "error")
+    except Conflict as error:
+        flash(refusals.message(error), "error")
     else:
         flash(done_message)
     return redirect(url_for("admin.organization") + "#sections")
@@ -187,25 +161,16 @@ def _sections_change(mutate, done_message):
 @requires("editor")
 def section_move(key):
     step = -1 if request.form.get("direction") == "up" else 1
-
-    def mutate(doc):
-        org = doc.get("organization")
-        position, _item = _section_index(org, key)
-        sections = org["sections"]
-        target = min(max(position + step, 0), len(sections) - 1)
-        sections.insert(target, sections.pop(position))
-        return ""
-
-    return _sections_change(mutate, _("Section {key} moved.", key=key))
+    return _sections_change(
+        lambda: registry.move_section(get_db(), key, step, g.actor),
+        _("Section {key} moved.", key=key),
+    )
 
 
 @bp.post("/organization/sections/<key>/delete")
 @requires("editor")
 def section_delete(key):
-    def mutate(doc):
-        org = doc.get("organization")
-        position, _item = _section_index(org, key)
-        del org["sections"][position]
-        return ""
-
-    return _sections_change(mutate, _("Section {key} removed.", key=key))
+    return _sections_change(
+        lambda: registry.delete_section(get_db(), key, g.actor),
+        _("Section {key} removed.", key=key),
+    )

@@ -6,6 +6,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from server import revisions as compiler
 from server.db import get_db
+from server.services import registry
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
@@ -15,10 +16,17 @@ from .i18n import gettext as _
 
 
 def _site_or_404(key):
-    site = next((s for s in registry_store.load(get_db())["sites"] if s["key"] == key), None)
+    site = registry_store.get_site(get_db(), key)
     if site is None:
         abort(404)
     return site
+
+
+PUBLISHED = {
+    "first": "Visitors will be asked for their choice.",
+    "ask_again": "Visitors will be asked again.",
+    "keep": "Visitors keep their decisions.",
+}
 
 
 @bp.get("/sites/<key>/publish")
@@ -44,18 +52,10 @@ def publish(key):
 @bp.post("/sites/<key>/publish")
 @requires("editor")
 def publish_now(key):
-    _site_or_404(key)
-    revision, created = revision_store.publish(get_db(), key, g.actor)
+    revision, created = registry.publish(get_db(), key, g.actor)
+    kind = registry.publish_message_kind(revision, created)
     if created:
-        flash(
-            _("Published revision {n}.", n=revision["number"])
-            + " "
-            + (
-                _("Visitors will be asked again.")
-                if revision["needs_decision"]
-                else _("Visitors keep their decisions.")
-            )
-        )
+        flash(_("Published revision {n}.", n=revision["number"]) + " " + _(PUBLISHED[kind]))
     else:
         flash(_("Nothing to publish: the live revision is already the same."))
     return redirect(url_for("admin.revisions", key=key))
@@ -105,9 +105,7 @@ def rollback(key, number):
 @bp.post(f"/sites/<key>/revisions/<{ID}:number>/rollback")
 @requires("editor")
 def rollback_now(key, number):
-    _site_or_404(key)
-    old = _revision_or_404(key, number)
-    revision, created = revision_store.publish(get_db(), key, g.actor, content=old["content"])
+    revision, created = registry.rollback(get_db(), key, number, g.actor)
     if created:
         flash(
             _(

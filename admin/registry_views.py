@@ -1,20 +1,22 @@
 """Pages that edit the registry: vendors, sites, their categories and assignments.
 
-Every change goes the admin API's way: load the whole registry, edit it, validate the whole,
-save it with its audit entries, all in one transaction, so nothing is ever half saved.
+Every command goes through server.services.registry, the same commands the admin API calls;
+these views turn forms into commands and the commands' typed errors into form messages.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound as werkzeug_not_found
 
-from server import revisions as compiler
 from server.db import get_db
-from server.registry import CONSENT_TYPES, RegistryError
+from server.registry import CONSENT_TYPES
+from server.services import registry
+from server.services.errors import Conflict, Invalid, NotFound
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
-from . import bp, forms
+from . import bp, forms, refusals
 from .auth import requires
 from .i18n import gettext as _
 
@@ -59,33 +61,13 @@ CATEGORY_FIELDS = {
 }
 
 
-class Invalid(Exception):
-    def __init__(self, problems, prefix):
-        super().__init__("; ".join(problems))
-        self.problems, self.prefix = problems, prefix
-
-
-class Refused(Exception):
-    """A change the registry would accept but the stored state forbids (e.g. still in use)."""
-
-
-def change(mutate) -> dict:
-    """Load, edit with `mutate(doc)` (returns the edited object's path), validate, save."""
-    try:
-        return registry_store.change(get_db(), mutate, g.actor)
-    except RegistryError as error:
-        raise Invalid(error.problems, error.prefix) from None
-
-
-def _find(items, key, field="key"):
-    for index, item in enumerate(items):
-        if item.get(field) == key:
-            return index, item
-    abort(404)
-
-
-def _site(doc, key):
-    return _find(doc["sites"], key)
+def _form_errors(error, fields, line_fields=()):
+    """A refused form: ({field: [messages]}, [general messages]) in the admin's language."""
+    if isinstance(error, Invalid):
+        return forms.field_errors(error.problems, error.prefix, fields, line_fields=line_fields)
+    if error.code == "exists" and error.field in fields:
+        return {error.field: [refusals.exists_message(error)]}, []
+    return {}, [refusals.message(error)]
 
 
 # The overview
@@ -95,19 +77,16 @@ def _site(doc, key):
 @requires("viewer")
 def dashboard():
     db = get_db()
-    doc = registry_store.load(db)
-    rows = []
-    for site in doc["sites"]:
-        latest = revision_store.get(db, site["key"])
-        draft = revision_store.compile_current(db, site["key"])
-        rows.append(
-            {
-                "site": site,
-                "latest": latest,
-                "pending": latest is None or compiler.content_hash(draft) != latest["content_hash"],
-            }
-        )
-    return render_template("admin/dashboard.html", rows=rows, vendor_count=len(doc["vendors"]))
+    rows = [
+        {
+            "site": site,
+            "latest": revision_store.get(db, site["key"]),
+            "pending": registry.pending(db, site["key"]),
+        }
+        for site in registry_store.list_sites(db)
+    ]
+    vendor_count = len(registry_store.list_vendors(db))
+    return render_template("admin/dashboard.html", rows=rows, vendor_count=vendor_count)
 
 
 # Vendors
@@ -146,75 +125,43 @@ def _vendor_values(vendor):
 @bp.get("/vendors")
 @requires("viewer")
 def vendors():
-    doc = registry_store.load(get_db())
+    db = get_db()
     query = request.args.get("q", "").strip().lower()
-    used = {}
-    for site in doc["sites"]:
-        for assignment in site["vendors"]:
-            used.setdefault(assignment["vendor"], []).append(site["key"])
-    items = [
-        v
-        for v in doc["vendors"]
-        if not query
-        or query in v["key"]
-        or query in v["name"].lower()
-        or query in v["recipient"].lower()
-    ]
-    return render_template("admin/vendors.html", vendors=items, used=used, q=query)
+    return render_template(
+        "admin/vendors.html",
+        vendors=registry.list_vendors(db, query),
+        used=registry_store.vendor_sites(db),
+        q=query,
+    )
 
 
 def _vendor_form(key=None):
     is_new = key is None
-    db = get_db()
-    errors, general = {}, []
-    if request.method == "GET":
-        if is_new:
-            values = {}
-        else:
-            values = _vendor_values(_find(registry_store.load(db)["vendors"], key)[1])
+
+    def page(values, errors=None, general=None, status=200):
         return render_template(
             "admin/vendor_form.html",
             values=values,
-            errors=errors,
-            general=general,
+            errors=errors or {},
+            general=general or [],
             is_new=is_new,
             key=key,
-        )
-    values = request.form.to_dict()
+        ), status
+
+    if request.method == "GET":
+        return page({} if is_new else _vendor_values(registry.get_vendor(get_db(), key)))
     vendor = _vendor_from_form(request.form, key)
-
-    def mutate(doc):
-        if is_new:
-            if any(v["key"] == vendor.get("key") for v in doc["vendors"]):
-                raise Invalid(
-                    [
-                        f"vendors[{len(doc['vendors'])}].key: "
-                        + _("a vendor with this key already exists")
-                    ],
-                    f"vendors[{len(doc['vendors'])}]",
-                )
-            doc["vendors"].append(vendor)
-            return f"vendors[{len(doc['vendors']) - 1}]"
-        index, _old = _find(doc["vendors"], key)
-        doc["vendors"][index] = vendor
-        return f"vendors[{index}]"
-
     try:
-        change(mutate)
-    except Invalid as error:
-        errors, general = forms.field_errors(
-            error.problems, error.prefix, VENDOR_FIELDS, line_fields=("hosts", "cookies")
-        )
+        if is_new:
+            registry.create_vendor(get_db(), vendor, g.actor)
+        else:
+            registry.update_vendor(get_db(), key, vendor, g.actor)
+    except (Invalid, Conflict) as error:
+        errors, general = _form_errors(error, VENDOR_FIELDS, line_fields=("hosts", "cookies"))
+        values = request.form.to_dict()
         if key:
             values["key"] = key
-        return render_template(
-            "admin/vendor_form.html",
-            values=values,
-            errors=errors,
-            general=general,
-            is_new=is_new,
-            key=key,
-        ), 400
+        return page(values, errors, general, 400)
     flash(_("Vendor {key} saved.", key=vendor["key"]))
     return redirect(url_for("admin.vendors"))
 
@@ -240,24 +187,11 @@ def vendor_save(key):
 @bp.post("/vendors/<key>/delete")
 @requires("editor")
 def vendor_delete(key):
-    users = registry_store.vendor_users(get_db(), key)
-    if users:
-        flash(
-            _(
-                "Vendor {key} is still assigned to {sites}; remove it from those sites first.",
-                key=key,
-                sites=", ".join(users),
-            ),
-            "error",
-        )
+    try:
+        registry.delete_vendor(get_db(), key, g.actor)
+    except Conflict as error:
+        flash(refusals.message(error), "error")
         return redirect(url_for("admin.vendor_edit", key=key))
-
-    def mutate(doc):
-        index, _old = _find(doc["vendors"], key)
-        del doc["vendors"][index]
-        return ""
-
-    change(mutate)
     flash(_("Vendor {key} deleted.", key=key))
     return redirect(url_for("admin.vendors"))
 
@@ -304,8 +238,8 @@ def _site_values(site):
 
 def _site_page(key, values=None, errors=None, general=None, status=200):
     db = get_db()
-    doc = registry_store.load(db)
-    _index, site = _site(doc, key)
+    site = registry.get_site(db, key)
+    catalog = registry_store.list_vendors(db)
     assigned = {a["vendor"] for a in site["vendors"]}
     return render_template(
         "admin/site.html",
@@ -313,8 +247,8 @@ def _site_page(key, values=None, errors=None, general=None, status=200):
         values=values or _site_values(site),
         errors=errors or {},
         general=general or [],
-        vendors={v["key"]: v for v in doc["vendors"]},
-        unassigned=[v for v in doc["vendors"] if v["key"] not in assigned],
+        vendors={v["key"]: v for v in catalog},
+        unassigned=[v for v in catalog if v["key"] not in assigned],
         latest=revision_store.get(db, key),
         tab="settings",
     ), status
@@ -331,6 +265,19 @@ NEW_SITE_CATEGORY = {
 }
 
 
+def _new_site_categories(languages):
+    """The required category a new site starts with, in the site's languages."""
+    return [
+        {
+            **NEW_SITE_CATEGORY,
+            "name": {k: v for k, v in NEW_SITE_CATEGORY["name"].items() if k in languages},
+            "description": {
+                k: v for k, v in NEW_SITE_CATEGORY["description"].items() if k in languages
+            },
+        }
+    ]
+
+
 @bp.route("/sites/new", methods=["GET", "POST"])
 @requires("editor")
 def site_new():
@@ -345,36 +292,12 @@ def site_new():
     if request.method == "POST":
         values = request.form.to_dict()
         site = _site_from_form(request.form)
-        site["categories"] = [
-            {
-                **NEW_SITE_CATEGORY,
-                "name": {
-                    k: v for k, v in NEW_SITE_CATEGORY["name"].items() if k in site["languages"]
-                },
-                "description": {
-                    k: v
-                    for k, v in NEW_SITE_CATEGORY["description"].items()
-                    if k in site["languages"]
-                },
-            }
-        ]
+        site["categories"] = _new_site_categories(site["languages"])
         site["vendors"] = []
-
-        def mutate(doc):
-            prefix = f"sites[{len(doc['sites'])}]"
-            if any(s["key"] == site["key"] for s in doc["sites"]):
-                raise Invalid(
-                    [f"{prefix}.key: " + _("a site with this key already exists")], prefix
-                )
-            doc["sites"].append(site)
-            return prefix
-
         try:
-            change(mutate)
-        except Invalid as error:
-            errors, general = forms.field_errors(
-                error.problems, error.prefix, SITE_FIELDS, line_fields=("origins", "languages")
-            )
+            registry.create_site(get_db(), site, g.actor)
+        except (Invalid, Conflict) as error:
+            errors, general = _form_errors(error, SITE_FIELDS, line_fields=("origins", "languages"))
             return render_template(
                 "admin/site_new.html", values=values, errors=errors, general=general
             ), 400
@@ -394,60 +317,40 @@ def site(key):
 @bp.post("/sites/<key>")
 @requires("editor")
 def site_save(key):
-    fields = _site_from_form(request.form, key)
-
-    def mutate(doc):
-        index, old = _site(doc, key)
-        doc["sites"][index] = {**fields, "categories": old["categories"], "vendors": old["vendors"]}
-        return f"sites[{index}]"
-
     try:
-        change(mutate)
-    except Invalid as error:
-        errors, general = forms.field_errors(
-            error.problems, error.prefix, SITE_FIELDS, line_fields=("origins", "languages")
-        )
+        registry.update_site(get_db(), key, _site_from_form(request.form, key), g.actor)
+    except (Invalid, Conflict) as error:
+        errors, general = _form_errors(error, SITE_FIELDS, line_fields=("origins", "languages"))
         return _site_page(key, request.form.to_dict(), errors, general, 400)
     flash(_("Site {key} saved. Publish it to make the change live.", key=key))
     return redirect(url_for("admin.site", key=key))
-
-
-def _published_refusal(db, key):
-    if revision_store.latest_number(db, key) is not None:
-        return _(
-            "Site {key} has published revisions and cannot be deleted: its consent log "
-            "must stay provable.",
-            key=key,
-        )
-    return None
 
 
 @bp.get("/sites/<key>/delete")
 @requires("editor")
 def site_delete_confirm(key):
     db = get_db()
-    _index, site = _site(registry_store.load(db), key)
-    return render_template("admin/site_delete.html", site=site, refusal=_published_refusal(db, key))
+    site = registry.get_site(db, key)
+    # Shown before the button; the command itself checks again inside its transaction.
+    refusal = (
+        _(
+            "Site {key} has published revisions and cannot be deleted: its consent log "
+            "must stay provable.",
+            key=key,
+        )
+        if revision_store.latest_number(db, key) is not None
+        else None
+    )
+    return render_template("admin/site_delete.html", site=site, refusal=refusal)
 
 
 @bp.post("/sites/<key>/delete")
 @requires("editor")
 def site_delete(key):
-    db = get_db()  # not inside mutate: get_db() rolls back an open transaction
-
-    def mutate(doc):
-        index, _site_doc = _site(doc, key)
-        # Checked inside the write transaction, so a publish cannot slip in between.
-        refusal = _published_refusal(db, key)
-        if refusal:
-            raise Refused(refusal)
-        del doc["sites"][index]
-        return ""
-
     try:
-        change(mutate)
-    except Refused as error:
-        flash(str(error), "error")
+        registry.delete_site(get_db(), key, g.actor)
+    except Conflict as error:
+        flash(refusals.message(error), "error")
         return redirect(url_for("admin.site", key=key) + "#delete")
     flash(_("Site {key} deleted.", key=key))
     return redirect(url_for("admin.dashboard"))
@@ -482,59 +385,39 @@ def _category_values(category):
 
 
 def _category_form(site_key, category_key=None):
-    db = get_db()
-    doc = registry_store.load(db)
-    _index, site = _site(doc, site_key)
+    site = registry.get_site(get_db(), site_key)
     is_new = category_key is None
-    errors, general = {}, []
-    if request.method == "GET":
-        values = {} if is_new else _category_values(_find(site["categories"], category_key)[1])
+
+    def page(values, errors=None, general=None, status=200):
         return render_template(
             "admin/category_form.html",
             site=site,
             values=values,
-            errors=errors,
-            general=general,
+            errors=errors or {},
+            general=general or [],
             is_new=is_new,
             category_key=category_key,
             consent_types=CONSENT_TYPES,
-        )
-    category = _category_from_form(request.form, category_key)
+        ), status
 
-    def mutate(doc):
-        index, site = _site(doc, site_key)
+    if request.method == "GET":
         if is_new:
-            position = len(site["categories"])
-            prefix = f"sites[{index}].categories[{position}]"
-            if any(c["key"] == category["key"] for c in site["categories"]):
-                raise Invalid(
-                    [f"{prefix}.key: " + _("this site already has this category")], prefix
-                )
-            site["categories"].append(category)
-            return prefix
-        position, _old = _find(site["categories"], category_key)
-        site["categories"][position] = category
-        return f"sites[{index}].categories[{position}]"
-
+            return page({})
+        return page(_category_values(registry.get_category(get_db(), site_key, category_key)))
+    category = _category_from_form(request.form, category_key)
     try:
-        change(mutate)
-    except Invalid as error:
-        errors, general = forms.field_errors(
-            error.problems, error.prefix, CATEGORY_FIELDS, line_fields=("google_consent_types",)
+        if is_new:
+            registry.create_category(get_db(), site_key, category, g.actor)
+        else:
+            registry.update_category(get_db(), site_key, category_key, category, g.actor)
+    except (Invalid, Conflict) as error:
+        errors, general = _form_errors(
+            error, CATEGORY_FIELDS, line_fields=("google_consent_types",)
         )
         values = request.form.to_dict()
         if category_key:
             values["key"] = category_key
-        return render_template(
-            "admin/category_form.html",
-            site=site,
-            values=values,
-            errors=errors,
-            general=general,
-            is_new=is_new,
-            category_key=category_key,
-            consent_types=CONSENT_TYPES,
-        ), 400
+        return page(values, errors, general, 400)
     flash(_("Category {key} saved.", key=category["key"]))
     return redirect(url_for("admin.site", key=site_key) + "#categories")
 
@@ -557,14 +440,14 @@ def category_save(key, category):
     return _category_form(key, category)
 
 
-def _simple_change(site_key, mutate, done_message, anchor):
-    """A one-button change on the site page: errors come back as a message at the top."""
+def _one_button(site_key, command, done_message, anchor):
+    """A one-button change on the site page: a refusal comes back as a message at the top."""
     try:
-        change(mutate)
+        command()
     except Invalid as error:
         flash(_("Nothing was saved:") + " " + "; ".join(error.problems), "error")
-    except Refused as error:
-        flash(str(error), "error")
+    except Conflict as error:
+        flash(refusals.message(error), "error")
     else:
         flash(done_message)
     return redirect(url_for("admin.site", key=site_key) + anchor)
@@ -574,36 +457,23 @@ def _simple_change(site_key, mutate, done_message, anchor):
 @requires("editor")
 def category_move(key, category):
     step = -1 if request.form.get("direction") == "up" else 1
-
-    def mutate(doc):
-        _index, site = _site(doc, key)
-        position, item = _find(site["categories"], category)
-        target = min(max(position + step, 0), len(site["categories"]) - 1)
-        site["categories"].insert(target, site["categories"].pop(position))
-        return ""
-
-    return _simple_change(key, mutate, _("Category {key} moved.", key=category), "#categories")
+    return _one_button(
+        key,
+        lambda: registry.move_category(get_db(), key, category, step, g.actor),
+        _("Category {key} moved.", key=category),
+        "#categories",
+    )
 
 
 @bp.post("/sites/<key>/categories/<category>/delete")
 @requires("editor")
 def category_delete(key, category):
-    def mutate(doc):
-        _index, site = _site(doc, key)
-        position, _item = _find(site["categories"], category)
-        used = [a["vendor"] for a in site["vendors"] if a["category"] == category]
-        if used:
-            raise Refused(
-                _(
-                    "Category {key} still holds {vendors}; move or remove them first.",
-                    key=category,
-                    vendors=", ".join(used),
-                )
-            )
-        del site["categories"][position]
-        return ""
-
-    return _simple_change(key, mutate, _("Category {key} deleted.", key=category), "#categories")
+    return _one_button(
+        key,
+        lambda: registry.delete_category(get_db(), key, category, g.actor),
+        _("Category {key} deleted.", key=category),
+        "#categories",
+    )
 
 
 # Assignments
@@ -613,17 +483,9 @@ def category_delete(key, category):
 @requires("editor")
 def assignment_add(key):
     vendor, category = request.form.get("vendor", ""), request.form.get("category", "")
-
-    def mutate(doc):
-        _index, site = _site(doc, key)
-        if any(a["vendor"] == vendor for a in site["vendors"]):
-            raise Refused(_("Vendor {key} is already assigned to this site.", key=vendor))
-        site["vendors"].append({"vendor": vendor, "category": category})
-        return ""
-
-    return _simple_change(
+    return _one_button(
         key,
-        mutate,
+        lambda: registry.create_assignment(get_db(), key, vendor, category, g.actor),
         _("Vendor {vendor} assigned to {category}.", vendor=vendor, category=category),
         "#vendors",
     )
@@ -633,16 +495,9 @@ def assignment_add(key):
 @requires("editor")
 def assignment_move(key, vendor):
     category = request.form.get("category", "")
-
-    def mutate(doc):
-        _index, site = _site(doc, key)
-        position, _item = _find(site["vendors"], vendor, "vendor")
-        site["vendors"][position] = {"vendor": vendor, "category": category}
-        return ""
-
-    return _simple_change(
+    return _one_button(
         key,
-        mutate,
+        lambda: registry.update_assignment(get_db(), key, vendor, category, g.actor),
         _("Vendor {vendor} moved to {category}.", vendor=vendor, category=category),
         "#vendors",
     )
@@ -651,12 +506,16 @@ def assignment_move(key, vendor):
 @bp.post("/sites/<key>/vendors/<vendor>/delete")
 @requires("editor")
 def assignment_delete(key, vendor):
-    def mutate(doc):
-        _index, site = _site(doc, key)
-        position, _item = _find(site["vendors"], vendor, "vendor")
-        del site["vendors"][position]
-        return ""
-
-    return _simple_change(
-        key, mutate, _("Vendor {key} removed from this site.", key=vendor), "#vendors"
+    return _one_button(
+        key,
+        lambda: registry.delete_assignment(get_db(), key, vendor, g.actor),
+        _("Vendor {key} removed from this site.", key=vendor),
+        "#vendors",
     )
+
+
+@bp.errorhandler(NotFound)
+def not_found(_error):
+    """A vendor, site, category or revision named in the URL that does not exist: a 404, as
+    for any unknown admin URL."""
+    return werkzeug_not_found()

@@ -6,13 +6,14 @@ import json
 import threading
 from collections import OrderedDict
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from . import decisions as rules
 from .db import get_db
 from .errors import ApiError, error_response
 from .revisions import public_config
-from .storage import decisions as log
+from .services import decisions as decision_service
+from .services.errors import ServiceError
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
 
@@ -51,30 +52,59 @@ def cached_revision(db, site_key: str, number: int | None = None, head=False) ->
 
 
 def _site_origins(db, site_key: str) -> list[str]:
+    """The site's registered origins; they also become this response's CORS allow-list."""
     origins = registry_store.site_origins(db, site_key)
     if origins is None:
         raise ApiError(404, "unknown_site", f"No site '{site_key}'.")
+    g.cors_origins = origins
     return origins
 
 
-def _cors(response: Response, origins: list[str], methods: str) -> Response:
-    origin = request.headers.get("Origin")
+CORS_METHODS = {"api.config": "GET", "api.record_decision": "POST"}
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """CORS for the site's own origins only, on every answer of a site's endpoints, errors too.
+
+    A view names the allow-list by looking the site up (`_site_origins`); an error raised after
+    that still carries the headers, so that the widget can read why it was refused.
+    """
+    origins = g.get("cors_origins")
+    if origins is None:
+        return response
     response.headers.add("Vary", "Origin")
+    origin = request.headers.get("Origin")
     if origin and origin in origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = methods
+            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS[request.endpoint]
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"
             response.headers["Access-Control-Max-Age"] = "600"
     return response
 
 
+@bp.errorhandler(ServiceError)
+def service_error(error: ServiceError):
+    return error_response(error.status, error.code, error.message)
+
+
+def _require_origin(site_key: str, origins: list[str]) -> None:
+    origin = request.headers.get("Origin")
+    if origin not in origins:
+        raise ApiError(
+            403,
+            "origin_not_allowed",
+            f"Origin {origin or '(none)'} is not registered for site '{site_key}'.",
+        )
+
+
 @bp.route("/sites/<site_key>/config", methods=["GET", "OPTIONS"])
 def config(site_key):
     db = get_db()
-    origins = _site_origins(db, site_key)
+    _site_origins(db, site_key)
     if request.method == "OPTIONS":
-        return _cors(Response(status=204), origins, "GET")
+        return Response(status=204)
     revision = cached_revision(db, site_key)
     if revision is None:
         raise ApiError(404, "not_published", f"Site '{site_key}' has no published revision.")
@@ -85,7 +115,7 @@ def config(site_key):
         response = Response(revision["config_json"], content_type="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=60"
-    return _cors(response, origins, "GET")
+    return response
 
 
 def _read_body() -> bytes:
@@ -123,14 +153,20 @@ def _json_response(value, status: int) -> Response:
     )
 
 
+def _visitor() -> decision_service.Visitor:
+    return decision_service.Visitor(
+        user_agent=request.headers.get("User-Agent"),
+        remote_addr=request.remote_addr,
+        gpc=request.headers.get("Sec-GPC") == "1",
+    )
+
+
 @bp.route("/sites/<site_key>/decisions", methods=["POST", "OPTIONS"])
 def record_decision(site_key):
     db = get_db()
     if request.method == "OPTIONS":
-        origins = _site_origins(db, site_key)
-        if request.headers.get("Origin") not in origins:
-            return _origin_refused(site_key)
-        return _cors(Response(status=204), origins, "POST")
+        _require_origin(site_key, _site_origins(db, site_key))
+        return Response(status=204)
     raw = _read_body()
     try:
         body, problem = _parse_body(raw), None
@@ -146,87 +182,19 @@ def record_decision(site_key):
     origins, head = registry_store.decision_context(db, site_key, hint)
     if origins is None:
         raise ApiError(404, "unknown_site", f"No site '{site_key}'.")
-    if request.headers.get("Origin") not in origins:
-        return _origin_refused(site_key)
+    _require_origin(site_key, origins)
+    g.cors_origins = origins
     if problem is not None:
         raise problem
-    try:
-        number = rules.revision_number(body)
-        revision = cached_revision(db, site_key, number, head=head)
-        if revision is None:
-            raise rules.DecisionError("revision", f"site '{site_key}' has no revision {number}")
-        choice = rules.validate(body, revision, gpc_header=request.headers.get("Sec-GPC") == "1")
-    except rules.DecisionError as error:
-        return _cors(error_response(400, "invalid_decision", str(error)), origins, "POST")
-    secret = current_app.config["SECRET_KEY"]
-    receipts = rules.Receipts(secret)
-    consent_id = body.get("consent_id")
-    if consent_id is None:
-        consent_id = rules.new_consent_id()
-    elif not isinstance(consent_id, str) or not rules.CONSENT_ID.match(consent_id):
-        return _cors(
-            error_response(
-                400, "invalid_decision", "consent_id: must be a consent id from an earlier answer"
-            ),
-            origins,
-            "POST",
-        )
-    elif receipts.check(body.get("receipt"), consent_id) != site_key:
-        # Without this, anyone who saw a consent id could add to it and get its receipt.
-        return _cors(
-            error_response(
-                403,
-                "bad_receipt",
-                "receipt: a decision for an existing consent id must carry "
-                "that consent id's receipt",
-            ),
-            origins,
-            "POST",
-        )
-    elif log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
-        # An erased consent id stays erased; the widget starts a new one on this answer.
-        return _cors(
-            error_response(
-                403,
-                "bad_receipt",
-                "receipt: this consent id's records were erased; decide again without it",
-            ),
-            origins,
-            "POST",
-        )
-    recorded_at = log.record(
+    answer = decision_service.record(
         db,
+        current_app.config["SECRET_KEY"],
         site_key,
-        consent_id,
-        choice,
-        request.headers.get("User-Agent"),
-        rules.client_hash(secret, request.remote_addr),
+        body,
+        lambda number: cached_revision(db, site_key, number, head=head),
+        _visitor(),
     )
-    return _cors(
-        _json_response(
-            {
-                "consent_id": consent_id,
-                "receipt": receipts.issue(consent_id, site_key),
-                "revision": choice["revision"],
-                "recorded_at": recorded_at,
-                "categories": choice["categories"],
-                "vendors": choice["vendors"],
-                "gpc": choice["gpc"],
-            },
-            201,
-        ),
-        origins,
-        "POST",
-    )
-
-
-def _origin_refused(site_key):
-    origin = request.headers.get("Origin")
-    return error_response(
-        403,
-        "origin_not_allowed",
-        f"Origin {origin or '(none)'} is not registered for site '{site_key}'.",
-    )
+    return _json_response(answer, 201)
 
 
 def _receipt_site(consent_id: str) -> str:
@@ -235,31 +203,21 @@ def _receipt_site(consent_id: str) -> str:
         raise ApiError(
             401, "receipt_required", "Send the receipt as 'Authorization: Bearer <receipt>'."
         )
-    site_key = rules.Receipts(current_app.config["SECRET_KEY"]).check(
-        header[7:].strip(), consent_id
+    return decision_service.check_receipt(
+        current_app.config["SECRET_KEY"], consent_id, header[7:].strip()
     )
-    if site_key is None:
-        raise ApiError(403, "bad_receipt", "This receipt does not belong to this consent id.")
-    return site_key
 
 
 @bp.route("/consents/<consent_id>", methods=["GET"])
 def read_consent(consent_id):
     site_key = _receipt_site(consent_id)
-    db = get_db()
-    secret = current_app.config["SECRET_KEY"]
-    items = log.for_consent(db, consent_id, site_key)
-    for item in items:
+    found = decision_service.records(
+        get_db(), current_app.config["SECRET_KEY"], site_key, consent_id
+    )
+    for item in found["decisions"]:
         for field in ("consent_id", "site_key", "user_agent", "client_hash"):
             item.pop(field)
-    response = current_app.json.response(
-        {
-            "consent_id": consent_id,
-            "site": site_key,
-            "decisions": items,
-            "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
-        }
-    )
+    response = current_app.json.response({"consent_id": consent_id, "site": site_key, **found})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -267,8 +225,7 @@ def read_consent(consent_id):
 @bp.route("/consents/<consent_id>", methods=["DELETE"])
 def erase_consent(consent_id):
     site_key = _receipt_site(consent_id)
-    secret = current_app.config["SECRET_KEY"]
-    count = log.erase(get_db(), consent_id, site_key, rules.consent_hash(secret, consent_id))
+    count = decision_service.erase(get_db(), current_app.config["SECRET_KEY"], site_key, consent_id)
     return current_app.json.response(
         {"consent_id": consent_id, "site": site_key, "decisions_erased": count}
     )

@@ -12,7 +12,8 @@ import click
 import yaml
 
 from . import default_database, exports
-from .registry import RegistryError
+from .services import registry as registry_service
+from .services.errors import Conflict, Invalid, NotFound
 from .storage import accounts, connect, migrate
 from .storage import decisions as decision_log
 from .storage import registry as registry_store
@@ -116,16 +117,19 @@ def _read_registry_file(path: str):
         ) from None
 
 
+PUBLISH_NOTES = {
+    "first": "visitors will be asked for their choice",
+    "ask_again": "visitors will be asked again",
+    "keep": "no new decision needed",
+}
+
+
 def _publish_changed(db, keys, actor):
     for key in keys:
-        revision, created = revision_store.publish(db, key, actor)
+        revision, created = registry_service.publish(db, key, actor)
+        kind = registry_service.publish_message_kind(revision, created)
         if created:
-            note = (
-                "visitors will be asked again"
-                if revision["needs_decision"]
-                else "no new decision needed"
-            )
-            click.echo(f"published {key} revision {revision['number']} ({note})")
+            click.echo(f"published {key} revision {revision['number']} ({PUBLISH_NOTES[kind]})")
         else:
             click.echo(f"{key}: unchanged since revision {revision['number']}")
 
@@ -142,15 +146,15 @@ def registry_apply(ctx, file, publish, prune):
     doc = _read_registry_file(file)
     db = _db(ctx)
     try:
-        done = registry_store.apply(db, doc, "cli", prune=prune)
-    except RegistryError as error:
+        done = registry_service.apply_file(db, doc, "cli", prune=prune)
+    except Invalid as error:
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException(
             f"{file}: {len(error.problems)} problem(s); nothing was changed"
         ) from None
-    except registry_store.Conflict as error:
-        raise click.ClickException(f"{error}; nothing was changed") from None
+    except Conflict as error:
+        raise click.ClickException(f"{error.message} Nothing was changed.") from None
     for action, kind, site, key, _, _ in done:
         click.echo(f"{action} {kind} {site + '/' if site and kind != 'site' else ''}{key}")
     if not done:
@@ -252,10 +256,10 @@ def registry_export(ctx, site_key, fmt):
 @click.pass_context
 def publish(ctx, site_key):
     """Publish the site's current registry as a new revision."""
-    db = _db(ctx)
-    if site_key not in registry_store.site_keys(db):
-        raise click.ClickException(f"no site '{site_key}'")
-    _publish_changed(db, [site_key], "cli")
+    try:
+        _publish_changed(_db(ctx), [site_key], "cli")
+    except NotFound:
+        raise click.ClickException(f"no site '{site_key}'") from None
 
 
 @main.group()

@@ -231,6 +231,24 @@ def document() -> dict:
                 security=ADMIN,
             )
         },
+        "/api/v1/admin/sites/{site_key}/revisions/{number}/rollback": {
+            "post": _op(
+                "Publish an earlier revision's content again, as a new revision",
+                {201: "Published", 200: "Unchanged: no new revision", 401: "", 403: "", 404: ""},
+                "Revisions",
+                params=(
+                    site,
+                    {
+                        "name": "number",
+                        "in": "path",
+                        "required": True,
+                        "description": "The earlier revision's number",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    },
+                ),
+                security=ADMIN,
+            )
+        },
         "/api/v1/admin/sites/{site_key}/decisions": {
             "get": _op(
                 "Export the consent log (streamed)",

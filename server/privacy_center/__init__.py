@@ -57,7 +57,7 @@ def lang_url(lang: str) -> str:
 
 def render(template: str, lang: str, status: int = 200, **context):
     if not context.get("organization"):
-        context["organization"] = registry_store.load(get_db()).get("organization")
+        context["organization"] = registry_store.organization(get_db())
 
     def t(key, **values):
         return i18n.t(lang, key, **values)

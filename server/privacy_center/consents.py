@@ -11,7 +11,8 @@ from flask import current_app, request, url_for
 from .. import decisions as rules
 from ..db import get_db
 from ..i18n import text_in
-from ..storage import decisions as log
+from ..services import decisions as decision_service
+from ..services.errors import NotFound, Refused
 from ..storage import revisions as revision_store
 from . import bp, not_found, render, visitor_language
 
@@ -39,30 +40,9 @@ def _page(lang, consent_id, status=200, **context):
     return html, status, {**headers, **NO_STORE}
 
 
-def withdrawal(revision: dict, lang: str) -> dict:
-    """The body of a withdrawal for `revision`: every optional category refused."""
-    content = revision["content"]
-    body = {
-        "revision": revision["number"],
-        "action": "withdraw",
-        "categories": {c["key"]: False for c in content["categories"] if not c["required"]},
-    }
-    if lang in content["site"]["languages"]:
-        body["language"] = lang
-    return body
-
-
-def _record_withdrawal(db, site_key: str, consent_id: str, lang: str) -> None:
-    revision = revision_store.get(db, site_key)
-    choice = rules.validate(withdrawal(revision, lang), revision)
-    secret = current_app.config["SECRET_KEY"]
-    log.record(
-        db,
-        site_key,
-        consent_id,
-        choice,
-        request.headers.get("User-Agent"),
-        rules.client_hash(secret, request.remote_addr),
+def _visitor() -> decision_service.Visitor:
+    return decision_service.Visitor(
+        user_agent=request.headers.get("User-Agent"), remote_addr=request.remote_addr
     )
 
 
@@ -78,7 +58,9 @@ def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
     """The consent id's decisions, each with the category and vendor names of its revision."""
     revisions: dict[int, dict | None] = {}
     rows = []
-    for item in log.for_consent(db, consent_id, site_key):
+    secret = current_app.config["SECRET_KEY"]
+    found = decision_service.records(db, secret, site_key, consent_id)
+    for item in found["decisions"]:
         number = item["revision"]
         if number not in revisions:
             revisions[number] = revision_store.get(db, site_key, number)
@@ -95,10 +77,9 @@ def _records(db, site_key: str, consent_id: str, lang: str) -> dict:
             }
         )
     latest = revision_store.get(db, site_key)
-    secret = current_app.config["SECRET_KEY"]
     return {
         "decisions": rows,
-        "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
+        "erasures": found["erasures"],
         "site_key": site_key,
         "site_name": text_in(latest["content"]["site"]["name"], lang) if latest else site_key,
         "organization": latest["content"]["organization"] if latest else None,
@@ -119,8 +100,10 @@ def consent_records(consent_id):
     if not rules.CONSENT_ID.match(consent_id):
         return not_found(lang)
     receipt = _receipt_from_form()
-    site_key = rules.Receipts(current_app.config["SECRET_KEY"]).check(receipt, consent_id)
-    if site_key is None:
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        site_key = decision_service.check_receipt(secret, consent_id, receipt)
+    except Refused:
         return _page(lang, consent_id, 403, view="ask", error="bad_receipt")
     db = get_db()
     action = request.form.get("do")
@@ -135,18 +118,13 @@ def consent_records(consent_id):
                 lang, consent_id, view="confirm", action=action, receipt=receipt, **records
             )
     elif action == "withdraw":
-        if log.exists(db, consent_id, site_key) and revision_store.get(db, site_key):
-            _record_withdrawal(db, site_key, consent_id, lang)
+        try:
+            decision_service.withdraw(db, secret, site_key, consent_id, receipt, lang, _visitor())
             message = ("done_withdraw", 0)
-        else:
+        except (NotFound, Refused):  # nothing recorded under it, or erased since
             message = ("nothing_to_withdraw", 0)
     elif action == "erase":
-        # A reload re-sends the form: erasing nothing must not leave another erasure record.
-        if log.exists(db, consent_id, site_key):
-            secret = current_app.config["SECRET_KEY"]
-            count = log.erase(db, consent_id, site_key, rules.consent_hash(secret, consent_id))
-            message = ("done_erase", count)
-        else:
-            message = ("nothing_to_erase", 0)
+        count = decision_service.erase(db, secret, site_key, consent_id)
+        message = ("done_erase", count) if count else ("nothing_to_erase", 0)
     records = _records(db, site_key, consent_id, lang)
     return _page(lang, consent_id, view="records", receipt=receipt, message=message, **records)

@@ -12,10 +12,6 @@ from .util import now_iso
 SITE_ROW_EXCLUDES = ("key", "categories", "vendors")
 
 
-class Conflict(ValueError):
-    """A change refused because of what is stored (e.g. a vendor still in use)."""
-
-
 def load(db) -> dict:
     """The whole stored registry as a normalised document, in stored order."""
     org_row = db.execute("SELECT doc FROM organization WHERE id = 1").fetchone()
@@ -45,6 +41,74 @@ def load(db) -> dict:
 
 def site_keys(db) -> list[str]:
     return [key for (key,) in db.execute("SELECT key FROM sites ORDER BY key")]
+
+
+# Targeted reads: one item without loading the whole registry.
+
+
+def _site_children(db, site: dict) -> dict:
+    key = site["key"]
+    site["categories"] = [
+        json.loads(d)
+        for (d,) in db.execute(
+            "SELECT doc FROM categories WHERE site_key = ? ORDER BY position", [key]
+        )
+    ]
+    site["vendors"] = [
+        {"vendor": v, "category": c}
+        for v, c in db.execute(
+            "SELECT vendor_key, category_key FROM assignments WHERE site_key = ? ORDER BY position",
+            [key],
+        )
+    ]
+    return site
+
+
+def get_site(db, site_key: str) -> dict | None:
+    """One site with its categories and assignments, or None."""
+    row = db.execute("SELECT doc FROM sites WHERE key = ?", [site_key]).fetchone()
+    return _site_children(db, {"key": site_key, **json.loads(row[0])}) if row else None
+
+
+def list_sites(db) -> list[dict]:
+    """Every site with its categories and assignments, by key."""
+    return [
+        _site_children(db, {"key": key, **json.loads(doc)})
+        for key, doc in db.execute("SELECT key, doc FROM sites ORDER BY key").fetchall()
+    ]
+
+
+def get_vendor(db, vendor_key: str) -> dict | None:
+    row = db.execute("SELECT doc FROM vendors WHERE key = ?", [vendor_key]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def list_vendors(db, keys: list[str] | None = None) -> list[dict]:
+    """The vendor catalog by key, or only the vendors named by `keys`."""
+    if keys is None:
+        rows = db.execute("SELECT doc FROM vendors ORDER BY key")
+    else:
+        marks = ", ".join("?" * len(keys))
+        rows = db.execute(f"SELECT doc FROM vendors WHERE key IN ({marks}) ORDER BY key", keys)
+    return [json.loads(doc) for (doc,) in rows]
+
+
+def vendor_sites(db) -> dict[str, list[str]]:
+    """Each vendor key with the sites it is assigned to."""
+    out: dict[str, list[str]] = {}
+    for vendor, site in db.execute(
+        "SELECT vendor_key, site_key FROM assignments ORDER BY vendor_key, site_key"
+    ):
+        out.setdefault(vendor, []).append(site)
+    return out
+
+
+def site_languages(db) -> list[str]:
+    """Every language some site shows."""
+    langs: set[str] = set()
+    for (doc,) in db.execute("SELECT doc FROM sites"):
+        langs.update(json.loads(doc).get("languages") or [])
+    return sorted(langs)
 
 
 def _by_key(items):
@@ -100,19 +164,7 @@ def validate_file(db, doc, prune=False) -> tuple[dict, dict]:
         merged = normalize(merged)
     except RegistryError as error:
         raise RegistryError([f"(registry after apply) {p}" for p in error.problems]) from None
-    if prune:
-        _check_removals(db, current, merged)
     return incoming, merged
-
-
-def _check_removals(db, before, after):
-    gone = set(_by_key(before["sites"])) - set(_by_key(after["sites"]))
-    for key in sorted(gone):
-        if db.execute("SELECT 1 FROM revisions WHERE site_key = ? LIMIT 1", [key]).fetchone():
-            raise Conflict(
-                f"site '{key}' has published revisions and cannot be removed; "
-                "its consent log must stay provable"
-            )
 
 
 def changes(before: dict, after: dict) -> list[tuple]:
@@ -246,10 +298,14 @@ def save(db, after: dict, actor: str) -> list[tuple]:
         return todo
 
 
-def apply(db, doc, actor: str, prune: bool = False) -> list[tuple]:
-    """Make the registry match a registry file (all or nothing)."""
+def apply(db, doc, actor: str) -> list[tuple]:
+    """Make the registry match a registry file without removing anything (all or nothing).
+
+    Removing what a file leaves out (`--prune`) goes through services.registry.apply_file,
+    which checks what may be removed.
+    """
     with write(db):
-        _, merged = validate_file(db, doc, prune)
+        _, merged = validate_file(db, doc)
         return save(db, merged, actor)
 
 

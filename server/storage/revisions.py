@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from .. import revisions as compiler
+from . import registry as registry_store
 from .audit import record as audit
-from .registry import load
 from .schema import write
 from .util import now_iso
 
@@ -75,12 +75,12 @@ def history(db, site_key: str) -> list[dict]:
 
 def compile_current(db, site_key: str) -> dict:
     """The content a revision of the site's current registry would have."""
-    registry = load(db)
-    site = next((s for s in registry["sites"] if s["key"] == site_key), None)
+    site = registry_store.get_site(db, site_key)
     if site is None:
         raise NotFound(site_key)
-    vendors = {v["key"]: v for v in registry["vendors"]}
-    return compiler.compile_site(site, registry.get("organization"), vendors)
+    keys = [a["vendor"] for a in site["vendors"]]
+    vendors = {v["key"]: v for v in registry_store.list_vendors(db, keys)}
+    return compiler.compile_site(site, registry_store.organization(db), vendors)
 
 
 def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple[dict, bool]:

@@ -1,0 +1,140 @@
+"""Recording decisions: the one path from a decision to a stored record and its receipt.
+
+The public API (the widget's posts) and the visitor's own page (withdraw, erase) both come
+through here, so the consent-id, receipt and erasure rules live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import decisions as rules
+from ..storage import decisions as log
+from ..storage import revisions as revision_store
+from ..storage.schema import write
+from .errors import Invalid, NotFound, Refused
+
+RevisionLookup = Callable[[int], "dict | None"]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the request says of the visitor; only a keyed hash of the address is stored."""
+
+    user_agent: str | None = None
+    remote_addr: str | None = None
+    gpc: bool = False  # the Sec-GPC: 1 header
+
+
+def _invalid(error: rules.DecisionError) -> Invalid:
+    return Invalid([str(error)], code="invalid_decision")
+
+
+def check_receipt(secret: str, consent_id: str, receipt: object) -> str:
+    """The site a receipt was issued for, if it is genuine and names `consent_id`."""
+    site_key = rules.Receipts(secret).check(receipt, consent_id)
+    if site_key is None:
+        raise Refused("bad_receipt", "This receipt does not belong to this consent id.")
+    return site_key
+
+
+def _consent_id(secret: str, site_key: str, body: dict) -> tuple[str, bool]:
+    """(consent id, is new): a new id for a first decision, else the body's, with its receipt."""
+    consent_id = body.get("consent_id")
+    if consent_id is None:
+        return rules.new_consent_id(), True
+    if not isinstance(consent_id, str) or not rules.CONSENT_ID.match(consent_id):
+        raise Invalid(
+            ["consent_id: must be a consent id from an earlier answer"], code="invalid_decision"
+        )
+    if rules.Receipts(secret).check(body.get("receipt"), consent_id) != site_key:
+        # Without this, anyone who saw a consent id could add to it and get its receipt.
+        raise Refused(
+            "bad_receipt",
+            "receipt: a decision for an existing consent id must carry that consent id's receipt",
+        )
+    return consent_id, False
+
+
+def record(
+    db, secret: str, site_key: str, body: object, revision: RevisionLookup, visitor: Visitor
+) -> dict:
+    """Validate a decision against the revision it names and store it: the 201 answer.
+
+    `revision(number)` gives the site's published revision (None if there is none).
+    """
+    try:
+        number = rules.revision_number(body)
+        content = revision(number)
+        if content is None:
+            raise rules.DecisionError("revision", f"site '{site_key}' has no revision {number}")
+        choice = rules.validate(body, content, gpc_header=visitor.gpc)
+    except rules.DecisionError as error:
+        raise _invalid(error) from None
+    assert isinstance(body, dict)  # revision_number() refused anything else
+    consent_id, new = _consent_id(secret, site_key, body)
+    client = rules.client_hash(secret, visitor.remote_addr)
+    with write(db):
+        # Checked inside the write: an erasure cannot slip in between the check and the insert.
+        if not new and log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
+            # An erased consent id stays erased; the widget starts a new one on this answer.
+            raise Refused(
+                "bad_receipt",
+                "receipt: this consent id's records were erased; decide again without it",
+            )
+        recorded_at = log.record(db, site_key, consent_id, choice, visitor.user_agent, client)
+    return {
+        "consent_id": consent_id,
+        "receipt": rules.Receipts(secret).issue(consent_id, site_key),
+        "revision": choice["revision"],
+        "recorded_at": recorded_at,
+        "categories": choice["categories"],
+        "vendors": choice["vendors"],
+        "gpc": choice["gpc"],
+    }
+
+
+def withdrawal(revision: dict, lang: str) -> dict:
+    """The body of a withdrawal for `revision`: every optional category refused."""
+    content = revision["content"]
+    body = {
+        "revision": revision["number"],
+        "action": "withdraw",
+        "categories": {c["key"]: False for c in content["categories"] if not c["required"]},
+    }
+    if lang in content["site"]["languages"]:
+        body["language"] = lang
+    return body
+
+
+def withdraw(
+    db, secret: str, site_key: str, consent_id: str, receipt: str, lang: str, visitor: Visitor
+) -> dict:
+    """Record a withdrawal of everything optional under the site's latest revision."""
+    latest = revision_store.get(db, site_key)
+    if latest is None or not log.exists(db, consent_id, site_key):
+        raise NotFound("decision", consent_id)
+    body = {**withdrawal(latest, lang), "consent_id": consent_id, "receipt": receipt}
+    return record(
+        db, secret, site_key, body, lambda n: latest if n == latest["number"] else None, visitor
+    )
+
+
+def records(db, secret: str, site_key: str, consent_id: str) -> dict:
+    """A consent id's decisions and erasures, for the holder of its receipt."""
+    return {
+        "decisions": log.for_consent(db, consent_id, site_key),
+        "erasures": log.erasures(db, rules.consent_hash(secret, consent_id), site_key),
+    }
+
+
+def erase(db, secret: str, site_key: str, consent_id: str) -> int:
+    """Delete a consent id's decisions, keeping only that (and when) they were erased.
+
+    Erasing again erases nothing and leaves no second erasure record (a reload re-sends it).
+    """
+    with write(db):
+        if not log.exists(db, consent_id, site_key):
+            return 0
+        return log.erase(db, consent_id, site_key, rules.consent_hash(secret, consent_id))
