@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
 
 from .. import decisions as rules
 from ..storage import decisions as log
@@ -15,7 +18,8 @@ from ..storage import revisions as revision_store
 from ..storage.schema import write
 from .errors import Invalid, NotFound, Refused
 
-RevisionLookup = Callable[[int], "dict | None"]
+Json = dict[str, Any]
+RevisionLookup = Callable[[int], "Json | None"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def check_receipt(secret: str, consent_id: str, receipt: object) -> str:
     return site_key
 
 
-def _consent_id(secret: str, site_key: str, body: dict) -> tuple[str, bool]:
+def _consent_id(secret: str, site_key: str, body: Json) -> tuple[str, bool]:
     """(consent id, is new): a new id for a first decision, else the body's, with its receipt."""
     consent_id = body.get("consent_id")
     if consent_id is None:
@@ -58,8 +62,13 @@ def _consent_id(secret: str, site_key: str, body: dict) -> tuple[str, bool]:
 
 
 def record(
-    db, secret: str, site_key: str, body: object, revision: RevisionLookup, visitor: Visitor
-) -> dict:
+    db: Database,
+    secret: str,
+    site_key: str,
+    body: object,
+    revision: RevisionLookup,
+    visitor: Visitor,
+) -> Json:
     """Validate a decision against the revision it names and store it: the 201 answer.
 
     `revision(number)` gives the site's published revision (None if there is none).
@@ -95,7 +104,7 @@ def record(
     }
 
 
-def withdrawal(revision: dict, lang: str) -> dict:
+def withdrawal(revision: Json, lang: str) -> Json:
     """The body of a withdrawal for `revision`: every optional category refused."""
     content = revision["content"]
     body = {
@@ -109,8 +118,14 @@ def withdrawal(revision: dict, lang: str) -> dict:
 
 
 def withdraw(
-    db, secret: str, site_key: str, consent_id: str, receipt: str, lang: str, visitor: Visitor
-) -> dict:
+    db: Database,
+    secret: str,
+    site_key: str,
+    consent_id: str,
+    receipt: str,
+    lang: str,
+    visitor: Visitor,
+) -> Json:
     """Record a withdrawal of everything optional under the site's latest revision."""
     latest = revision_store.get(db, site_key)
     if latest is None or not log.exists(db, consent_id, site_key):
@@ -121,7 +136,7 @@ def withdraw(
     )
 
 
-def records(db, secret: str, site_key: str, consent_id: str) -> dict:
+def records(db: Database, secret: str, site_key: str, consent_id: str) -> Json:
     """A consent id's decisions and erasures, for the holder of its receipt."""
     return {
         "decisions": log.for_consent(db, consent_id, site_key),
@@ -129,7 +144,7 @@ def records(db, secret: str, site_key: str, consent_id: str) -> dict:
     }
 
 
-def erase(db, secret: str, site_key: str, consent_id: str) -> int:
+def erase(db: Database, secret: str, site_key: str, consent_id: str) -> int:
     """Delete a consent id's decisions, keeping only that (and when) they were erased.
 
     Erasing again erases nothing and leaves no second erasure record (a reload re-sends it).

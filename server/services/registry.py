@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlite_utils import Database
+
 from ..registry import RegistryError
 from ..revisions import content_hash
 from ..storage import registry as store
@@ -17,21 +19,21 @@ from ..storage import revisions as revision_store
 from ..storage.schema import write
 from .errors import Conflict, Invalid, NotFound
 
-Doc = dict[str, Any]
+Doc = dict[str, Any]  # a registry document, or one of its items
 
 
-def _find(items: list[dict], key: object, what: str, field: str = "key") -> tuple[int, dict]:
+def _find(items: list[Doc], key: object, what: str, field: str = "key") -> tuple[int, Doc]:
     for index, item in enumerate(items):
         if item.get(field) == key:
             return index, item
     raise NotFound(what, key)
 
 
-def _site(doc: Doc, site_key: str) -> tuple[int, dict]:
+def _site(doc: Doc, site_key: str) -> tuple[int, Doc]:
     return _find(doc["sites"], site_key, "site")
 
 
-def _change(db, actor: str, mutate: Callable[[Doc], str]) -> Doc:
+def _change(db: Database, actor: str, mutate: Callable[[Doc], str]) -> Doc:
     """Run `mutate` on the registry in a write transaction; the registry after it, saved."""
     try:
         return store.change(db, mutate, actor)
@@ -39,7 +41,7 @@ def _change(db, actor: str, mutate: Callable[[Doc], str]) -> Doc:
         raise Invalid(error.problems, error.prefix) from None
 
 
-def _same_key(body: dict, key: str, field: str = "key") -> dict:
+def _same_key(body: Doc, key: str, field: str = "key") -> Doc:
     if field in body and body[field] != key:
         raise Invalid([f"{field}: cannot be changed; create a new one instead"])
     return {**body, field: key}
@@ -56,7 +58,7 @@ def _position(position: object, largest: int) -> int | None:
 # Rules about what is stored, each in one place.
 
 
-def _refuse_if_published(db, site_key: str) -> None:
+def _refuse_if_published(db: Database, site_key: str) -> None:
     if revision_store.latest_number(db, site_key) is not None:
         raise Conflict(
             "published",
@@ -80,7 +82,7 @@ def _refuse_if_vendor_used(doc: Doc, vendor_key: str) -> None:
         )
 
 
-def _refuse_if_category_used(site: dict, category_key: str) -> None:
+def _refuse_if_category_used(site: Doc, category_key: str) -> None:
     used = [a["vendor"] for a in site["vendors"] if a["category"] == category_key]
     if used:
         raise Conflict(
@@ -94,7 +96,7 @@ def _refuse_if_category_used(site: dict, category_key: str) -> None:
 
 
 def _refuse_duplicate(
-    items: list[dict], key: object, what: str, message: str, field: str = "key"
+    items: list[Doc], key: object, what: str, message: str, field: str = "key"
 ) -> None:
     if any(item.get(field) == key for item in items):
         raise Conflict("exists", message, field=field, what=what, key=key)
@@ -103,14 +105,14 @@ def _refuse_duplicate(
 # Reads
 
 
-def get_vendor(db, vendor_key: str) -> dict:
+def get_vendor(db: Database, vendor_key: str) -> Doc:
     vendor = store.get_vendor(db, vendor_key)
     if vendor is None:
         raise NotFound("vendor", vendor_key)
     return vendor
 
 
-def list_vendors(db, query: str = "") -> list[dict]:
+def list_vendors(db: Database, query: str = "") -> list[Doc]:
     query = query.strip().lower()
     return [
         v
@@ -122,22 +124,22 @@ def list_vendors(db, query: str = "") -> list[dict]:
     ]
 
 
-def get_site(db, site_key: str) -> dict:
+def get_site(db: Database, site_key: str) -> Doc:
     site = store.get_site(db, site_key)
     if site is None:
         raise NotFound("site", site_key)
     return site
 
 
-def get_category(db, site_key: str, category_key: str) -> dict:
+def get_category(db: Database, site_key: str, category_key: str) -> Doc:
     return _find(get_site(db, site_key)["categories"], category_key, "category")[1]
 
 
-def get_assignment(db, site_key: str, vendor_key: str) -> dict:
+def get_assignment(db: Database, site_key: str, vendor_key: str) -> Doc:
     return _find(get_site(db, site_key)["vendors"], vendor_key, "assignment", "vendor")[1]
 
 
-def require_site(db, site_key: str) -> None:
+def require_site(db: Database, site_key: str) -> None:
     if store.site_origins(db, site_key) is None:
         raise NotFound("site", site_key)
 
@@ -145,7 +147,7 @@ def require_site(db, site_key: str) -> None:
 # The organization
 
 
-def update_organization(db, fields: dict, actor: str, merge: bool = False) -> dict:
+def update_organization(db: Database, fields: Doc, actor: str, merge: bool = False) -> Doc:
     """Replace the organization's fields (or merge them in); its privacy center sections are
     kept unless `fields` names them, as a site's categories are."""
 
@@ -155,17 +157,19 @@ def update_organization(db, fields: dict, actor: str, merge: bool = False) -> di
         doc["organization"] = {**kept, **fields}
         return "organization"
 
-    return _change(db, actor, mutate)["organization"]
+    org: Doc = _change(db, actor, mutate)["organization"]
+    return org
 
 
-def _sections(doc: Doc) -> list[dict]:
+def _sections(doc: Doc) -> list[Doc]:
     org = doc.get("organization")
     if org is None:
         raise Conflict("no_organization", "Save the organization's name first.", what="section")
-    return org.setdefault("sections", [])
+    sections: list[Doc] = org.setdefault("sections", [])
+    return sections
 
 
-def save_section(db, section: dict, actor: str, key: str | None = None) -> dict:
+def save_section(db: Database, section: Doc, actor: str, key: str | None = None) -> Doc:
     """Create a privacy center section (`key` None) or replace the section `key`."""
 
     def mutate(doc: Doc) -> str:
@@ -183,7 +187,7 @@ def save_section(db, section: dict, actor: str, key: str | None = None) -> dict:
     return _find(saved, key or section["key"], "section")[1]
 
 
-def move_section(db, key: str, step: int, actor: str) -> None:
+def move_section(db: Database, key: str, step: int, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         sections = _sections(doc)
         position, _ = _find(sections, key, "section")
@@ -194,7 +198,7 @@ def move_section(db, key: str, step: int, actor: str) -> None:
     _change(db, actor, mutate)
 
 
-def delete_section(db, key: str, actor: str) -> None:
+def delete_section(db: Database, key: str, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         sections = _sections(doc)
         del sections[_find(sections, key, "section")[0]]
@@ -206,7 +210,7 @@ def delete_section(db, key: str, actor: str) -> None:
 # Vendors
 
 
-def create_vendor(db, vendor: dict, actor: str) -> dict:
+def create_vendor(db: Database, vendor: Doc, actor: str) -> Doc:
     def mutate(doc: Doc) -> str:
         key = vendor.get("key")
         _refuse_duplicate(doc["vendors"], key, "vendor", f"Vendor '{key}' already exists.")
@@ -216,7 +220,7 @@ def create_vendor(db, vendor: dict, actor: str) -> dict:
     return _find(_change(db, actor, mutate)["vendors"], vendor["key"], "vendor")[1]
 
 
-def update_vendor(db, key: str, fields: dict, actor: str, merge: bool = False) -> dict:
+def update_vendor(db: Database, key: str, fields: Doc, actor: str, merge: bool = False) -> Doc:
     """Replace the vendor `key` with `fields` (or merge them in, with `merge`)."""
     fields = _same_key(fields, key)
 
@@ -228,7 +232,7 @@ def update_vendor(db, key: str, fields: dict, actor: str, merge: bool = False) -
     return _find(_change(db, actor, mutate)["vendors"], key, "vendor")[1]
 
 
-def delete_vendor(db, key: str, actor: str) -> None:
+def delete_vendor(db: Database, key: str, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         index, _ = _find(doc["vendors"], key, "vendor")
         _refuse_if_vendor_used(doc, key)
@@ -241,7 +245,7 @@ def delete_vendor(db, key: str, actor: str) -> None:
 # Sites
 
 
-def create_site(db, site: dict, actor: str) -> dict:
+def create_site(db: Database, site: Doc, actor: str) -> Doc:
     def mutate(doc: Doc) -> str:
         key = site.get("key")
         _refuse_duplicate(doc["sites"], key, "site", f"Site '{key}' already exists.")
@@ -251,7 +255,7 @@ def create_site(db, site: dict, actor: str) -> dict:
     return _site(_change(db, actor, mutate), site["key"])[1]
 
 
-def update_site(db, key: str, fields: dict, actor: str, merge: bool = False) -> dict:
+def update_site(db: Database, key: str, fields: Doc, actor: str, merge: bool = False) -> Doc:
     """Replace the site's settings with `fields` (or merge them in); its categories and
     assignments are kept unless `fields` names them."""
     fields = _same_key(fields, key)
@@ -265,7 +269,7 @@ def update_site(db, key: str, fields: dict, actor: str, merge: bool = False) -> 
     return _site(_change(db, actor, mutate), key)[1]
 
 
-def delete_site(db, key: str, actor: str) -> None:
+def delete_site(db: Database, key: str, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         index, _ = _site(doc, key)
         _refuse_if_published(db, key)  # inside the transaction: no publish can slip in between
@@ -278,7 +282,9 @@ def delete_site(db, key: str, actor: str) -> None:
 # Categories of a site
 
 
-def create_category(db, site_key: str, category: dict, actor: str, position=None) -> dict:
+def create_category(
+    db: Database, site_key: str, category: Doc, actor: str, position: object = None
+) -> Doc:
     def mutate(doc: Doc) -> str:
         index, site = _site(doc, site_key)
         categories = site["categories"]
@@ -296,8 +302,14 @@ def create_category(db, site_key: str, category: dict, actor: str, position=None
 
 
 def update_category(
-    db, site_key: str, key: str, fields: dict, actor: str, merge=False, position=None
-) -> dict:
+    db: Database,
+    site_key: str,
+    key: str,
+    fields: Doc,
+    actor: str,
+    merge: bool = False,
+    position: object = None,
+) -> Doc:
     fields = _same_key(fields, key)
 
     def mutate(doc: Doc) -> str:
@@ -314,7 +326,7 @@ def update_category(
     return _find(site["categories"], key, "category")[1]
 
 
-def move_category(db, site_key: str, key: str, step: int, actor: str) -> None:
+def move_category(db: Database, site_key: str, key: str, step: int, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         _, site = _site(doc, site_key)
         categories = site["categories"]
@@ -326,7 +338,7 @@ def move_category(db, site_key: str, key: str, step: int, actor: str) -> None:
     _change(db, actor, mutate)
 
 
-def delete_category(db, site_key: str, key: str, actor: str) -> None:
+def delete_category(db: Database, site_key: str, key: str, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         _, site = _site(doc, site_key)
         at, _ = _find(site["categories"], key, "category")
@@ -340,7 +352,9 @@ def delete_category(db, site_key: str, key: str, actor: str) -> None:
 # Assignments: vendors placed in a site's categories
 
 
-def create_assignment(db, site_key: str, vendor_key: object, category: object, actor: str) -> dict:
+def create_assignment(
+    db: Database, site_key: str, vendor_key: object, category: object, actor: str
+) -> Doc:
     def mutate(doc: Doc) -> str:
         index, site = _site(doc, site_key)
         _refuse_duplicate(
@@ -357,7 +371,9 @@ def create_assignment(db, site_key: str, vendor_key: object, category: object, a
     return _find(site["vendors"], vendor_key, "assignment", "vendor")[1]
 
 
-def update_assignment(db, site_key: str, vendor_key: str, category: object, actor: str) -> dict:
+def update_assignment(
+    db: Database, site_key: str, vendor_key: str, category: object, actor: str
+) -> Doc:
     """Move an assigned vendor to another category of the site."""
 
     def mutate(doc: Doc) -> str:
@@ -370,7 +386,7 @@ def update_assignment(db, site_key: str, vendor_key: str, category: object, acto
     return _find(site["vendors"], vendor_key, "assignment", "vendor")[1]
 
 
-def delete_assignment(db, site_key: str, vendor_key: str, actor: str) -> None:
+def delete_assignment(db: Database, site_key: str, vendor_key: str, actor: str) -> None:
     def mutate(doc: Doc) -> str:
         _, site = _site(doc, site_key)
         del site["vendors"][_find(site["vendors"], vendor_key, "assignment", "vendor")[0]]
@@ -382,7 +398,7 @@ def delete_assignment(db, site_key: str, vendor_key: str, actor: str) -> None:
 # A registry file (CLI `registry apply`)
 
 
-def apply_file(db, doc: object, actor: str, prune: bool = False) -> list[tuple]:
+def apply_file(db: Database, doc: object, actor: str, prune: bool = False) -> list[store.Change]:
     """Make the registry match a registry file, all or nothing; the changes made."""
     with write(db):
         try:
@@ -397,7 +413,7 @@ def apply_file(db, doc: object, actor: str, prune: bool = False) -> list[tuple]:
 # Publishing
 
 
-def publish(db, site_key: str, actor: str) -> tuple[dict, bool]:
+def publish(db: Database, site_key: str, actor: str) -> tuple[Doc, bool]:
     """Publish the site's registry as a new revision: (revision, created)."""
     try:
         return revision_store.publish(db, site_key, actor)
@@ -405,7 +421,7 @@ def publish(db, site_key: str, actor: str) -> tuple[dict, bool]:
         raise NotFound("site", site_key) from None
 
 
-def rollback(db, site_key: str, number: int, actor: str) -> tuple[dict, bool]:
+def rollback(db: Database, site_key: str, number: int, actor: str) -> tuple[Doc, bool]:
     """Publish the content of revision `number` again, as a new revision: (revision, created)."""
     with write(db):
         require_site(db, site_key)
@@ -415,7 +431,7 @@ def rollback(db, site_key: str, number: int, actor: str) -> tuple[dict, bool]:
         return revision_store.publish(db, site_key, actor, content=old["content"])
 
 
-def publish_message_kind(revision: dict, created: bool) -> str:
+def publish_message_kind(revision: Doc, created: bool) -> str:
     """What a publish means for visitors: 'first', 'ask_again', 'keep' or 'unchanged'."""
     if not created:
         return "unchanged"
@@ -424,7 +440,7 @@ def publish_message_kind(revision: dict, created: bool) -> str:
     return "ask_again" if revision["needs_decision"] else "keep"
 
 
-def pending(db, site_key: str) -> bool:
+def pending(db: Database, site_key: str) -> bool:
     """True when the site's current registry differs from its live revision (or has none)."""
     head = revision_store.head(db, site_key)
     draft = revision_store.compile_current(db, site_key)

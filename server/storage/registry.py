@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlite_utils import Database
 
 from ..registry import RegistryError, normalize
 from .audit import record as audit
 from .schema import write
 from .util import now_iso
 
+Json = dict[str, Any]
+# (action, type, site, key, before, after): one change to write and to audit.
+Change = tuple[str, str, str | None, str, Any, Any]
+
 SITE_ROW_EXCLUDES = ("key", "categories", "vendors")
 
 
-def load(db) -> dict:
+def load(db: Database) -> Json:
     """The whole stored registry as a normalised document, in stored order."""
     org_row = db.execute("SELECT doc FROM organization WHERE id = 1").fetchone()
     vendors = [json.loads(doc) for (doc,) in db.execute("SELECT doc FROM vendors ORDER BY key")]
@@ -39,14 +47,14 @@ def load(db) -> dict:
     return doc
 
 
-def site_keys(db) -> list[str]:
+def site_keys(db: Database) -> list[str]:
     return [key for (key,) in db.execute("SELECT key FROM sites ORDER BY key")]
 
 
 # Targeted reads: one item without loading the whole registry.
 
 
-def _site_children(db, site: dict) -> dict:
+def _site_children(db: Database, site: Json) -> Json:
     key = site["key"]
     site["categories"] = [
         json.loads(d)
@@ -64,13 +72,13 @@ def _site_children(db, site: dict) -> dict:
     return site
 
 
-def get_site(db, site_key: str) -> dict | None:
+def get_site(db: Database, site_key: str) -> Json | None:
     """One site with its categories and assignments, or None."""
     row = db.execute("SELECT doc FROM sites WHERE key = ?", [site_key]).fetchone()
     return _site_children(db, {"key": site_key, **json.loads(row[0])}) if row else None
 
 
-def list_sites(db) -> list[dict]:
+def list_sites(db: Database) -> list[Json]:
     """Every site with its categories and assignments, by key."""
     return [
         _site_children(db, {"key": key, **json.loads(doc)})
@@ -78,12 +86,12 @@ def list_sites(db) -> list[dict]:
     ]
 
 
-def get_vendor(db, vendor_key: str) -> dict | None:
+def get_vendor(db: Database, vendor_key: str) -> Json | None:
     row = db.execute("SELECT doc FROM vendors WHERE key = ?", [vendor_key]).fetchone()
     return json.loads(row[0]) if row else None
 
 
-def list_vendors(db, keys: list[str] | None = None) -> list[dict]:
+def list_vendors(db: Database, keys: list[str] | None = None) -> list[Json]:
     """The vendor catalog by key, or only the vendors named by `keys`."""
     if keys is None:
         rows = db.execute("SELECT doc FROM vendors ORDER BY key")
@@ -93,7 +101,7 @@ def list_vendors(db, keys: list[str] | None = None) -> list[dict]:
     return [json.loads(doc) for (doc,) in rows]
 
 
-def vendor_sites(db) -> dict[str, list[str]]:
+def vendor_sites(db: Database) -> dict[str, list[str]]:
     """Each vendor key with the sites it is assigned to."""
     out: dict[str, list[str]] = {}
     for vendor, site in db.execute(
@@ -103,7 +111,7 @@ def vendor_sites(db) -> dict[str, list[str]]:
     return out
 
 
-def site_languages(db) -> list[str]:
+def site_languages(db: Database) -> list[str]:
     """Every language some site shows."""
     langs: set[str] = set()
     for (doc,) in db.execute("SELECT doc FROM sites"):
@@ -111,20 +119,20 @@ def site_languages(db) -> list[str]:
     return sorted(langs)
 
 
-def _by_key(items):
+def _by_key(items: Iterable[Json]) -> dict[str, Json]:
     return {item["key"]: item for item in items}
 
 
-def _site_fields(site):
+def _site_fields(site: Json) -> Json:
     return {k: v for k, v in site.items() if k not in SITE_ROW_EXCLUDES}
 
 
-def merge(current: dict, incoming: dict, prune: bool = False) -> dict:
+def merge(current: Json, incoming: Json, prune: bool = False) -> Json:
     """The registry after applying `incoming`: what it names replaces what is stored.
 
     Vendors and sites the file leaves out are kept, unless `prune` is set.
     """
-    merged = {"vendors": [], "sites": []}
+    merged: Json = {"vendors": [], "sites": []}
     org = incoming.get("organization", current.get("organization"))
     if org is not None:
         merged["organization"] = org
@@ -135,8 +143,8 @@ def merge(current: dict, incoming: dict, prune: bool = False) -> dict:
     return merged
 
 
-def _site_languages_by_vendor(doc, skip_sites=()):
-    need = {}
+def _site_languages_by_vendor(doc: Json, skip_sites: Iterable[str] = ()) -> dict[str, list[str]]:
+    need: dict[str, set[str]] = {}
     for site in doc.get("sites", []):
         if site["key"] in skip_sites:
             continue
@@ -145,11 +153,11 @@ def _site_languages_by_vendor(doc, skip_sites=()):
     return {k: sorted(v) for k, v in need.items()}
 
 
-def validate_file(db, doc, prune=False) -> tuple[dict, dict]:
+def validate_file(db: Database, doc: object, prune: bool = False) -> tuple[Json, Json]:
     """Validate a registry file against what is stored; return (file, merged registry)."""
     current = load(db)
     file_sites = (
-        {s.get("key") for s in doc.get("sites", []) or [] if isinstance(s, dict)}
+        {str(s.get("key")) for s in doc.get("sites", []) or [] if isinstance(s, dict)}
         if isinstance(doc, dict)
         else set()
     )
@@ -167,9 +175,9 @@ def validate_file(db, doc, prune=False) -> tuple[dict, dict]:
     return incoming, merged
 
 
-def changes(before: dict, after: dict) -> list[tuple]:
+def changes(before: Json, after: Json) -> list[Change]:
     """What must be written to go from `before` to `after`: (action, type, site, key, old, new)."""
-    out = []
+    out: list[Change] = []
     if before.get("organization") != after.get("organization") and "organization" in after:
         out.append(
             (
@@ -238,7 +246,7 @@ def changes(before: dict, after: dict) -> list[tuple]:
     return out
 
 
-def save(db, after: dict, actor: str) -> list[tuple]:
+def save(db: Database, after: Json, actor: str) -> list[Change]:
     """Make the stored registry equal `after` (already validated), with an audit entry per change."""
     with write(db):
         before = load(db)
@@ -293,12 +301,12 @@ def save(db, after: dict, actor: str) -> list[tuple]:
         for action, kind, _site, key, _old, _new in todo:
             if kind == "vendor" and action == "delete":
                 db.execute("DELETE FROM vendors WHERE key = ?", [key])
-        for action, kind, site, key, old, new in todo:
-            audit(db, actor, action, kind, key, site, old, new, at=stamp)
+        for action, kind, site_key, key, old, new in todo:
+            audit(db, actor, action, kind, key, site_key, old, new, at=stamp)
         return todo
 
 
-def apply(db, doc, actor: str) -> list[tuple]:
+def apply(db: Database, doc: object, actor: str) -> list[Change]:
     """Make the registry match a registry file without removing anything (all or nothing).
 
     Removing what a file leaves out (`--prune`) goes through services.registry.apply_file,
@@ -309,7 +317,7 @@ def apply(db, doc, actor: str) -> list[tuple]:
         return save(db, merged, actor)
 
 
-def change(db, mutate, actor: str) -> dict:
+def change(db: Database, mutate: Callable[[Json], str], actor: str) -> Json:
     """Load the registry, let `mutate(doc)` edit it, validate the whole, save: all or nothing.
 
     `mutate` returns the path of the object it edited ("vendors[2]"); a RegistryError raised
@@ -327,7 +335,7 @@ def change(db, mutate, actor: str) -> dict:
         return doc
 
 
-def vendor_users(db, vendor_key: str) -> list[str]:
+def vendor_users(db: Database, vendor_key: str) -> list[str]:
     return [
         s
         for (s,) in db.execute(
@@ -336,22 +344,24 @@ def vendor_users(db, vendor_key: str) -> list[str]:
     ]
 
 
-def organization(db) -> dict | None:
+def organization(db: Database) -> Json | None:
     row = db.execute("SELECT doc FROM organization WHERE id = 1").fetchone()
     return json.loads(row[0]) if row else None
 
 
-def _json(value) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def site_origins(db, site_key: str) -> list[str] | None:
+def site_origins(db: Database, site_key: str) -> list[str] | None:
     """The site's registered origins as stored now (None for an unknown site)."""
     row = db.execute("SELECT doc FROM sites WHERE key = ?", [site_key]).fetchone()
     return json.loads(row[0])["origins"] if row else None
 
 
-def decision_context(db, site_key: str, number: int | None):
+def decision_context(
+    db: Database, site_key: str, number: int | None
+) -> tuple[list[str] | None, tuple[int, str] | None]:
     """(origins, revision head) for recording a decision, in one query.
 
     origins is None for an unknown site; the head (number, content hash) is None when the site

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlite_utils import Database
 
 from .. import revisions as compiler
 from . import registry as registry_store
@@ -27,7 +32,10 @@ class NotFound(LookupError):
     pass
 
 
-def _row(row) -> dict:
+Json = dict[str, Any]
+
+
+def _row(row: Sequence[Any]) -> Json:
     out = dict(zip(COLUMNS, row, strict=True))
     out["content"] = json.loads(out["content"])
     out["changes"] = json.loads(out["changes"])
@@ -35,16 +43,18 @@ def _row(row) -> dict:
     return out
 
 
-def _select(db, where, params, columns=COLUMNS):
+def _select(
+    db: Database, where: str, params: list[Any], columns: Sequence[str] = COLUMNS
+) -> sqlite3.Cursor:
     return db.execute(f"SELECT {', '.join(columns)} FROM revisions WHERE {where}", params)
 
 
-def latest_number(db, site_key: str) -> int | None:
+def latest_number(db: Database, site_key: str) -> int | None:
     row = db.execute("SELECT MAX(number) FROM revisions WHERE site_key = ?", [site_key]).fetchone()
-    return row[0]
+    return int(row[0]) if row[0] is not None else None
 
 
-def get(db, site_key: str, number: int | None = None) -> dict | None:
+def get(db: Database, site_key: str, number: int | None = None) -> Json | None:
     """A revision by number, or the latest one; None if there is none."""
     if number is None:
         row = _select(db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key]).fetchone()
@@ -53,7 +63,7 @@ def get(db, site_key: str, number: int | None = None) -> dict | None:
     return _row(row) if row else None
 
 
-def history(db, site_key: str) -> list[dict]:
+def history(db: Database, site_key: str) -> list[Json]:
     """Every revision of a site, newest first, without its content."""
     cols = (
         "number",
@@ -73,7 +83,7 @@ def history(db, site_key: str) -> list[dict]:
     return out
 
 
-def compile_current(db, site_key: str) -> dict:
+def compile_current(db: Database, site_key: str) -> Json:
     """The content a revision of the site's current registry would have."""
     site = registry_store.get_site(db, site_key)
     if site is None:
@@ -83,7 +93,9 @@ def compile_current(db, site_key: str) -> dict:
     return compiler.compile_site(site, registry_store.organization(db), vendors)
 
 
-def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple[dict, bool]:
+def publish(
+    db: Database, site_key: str, actor: str, content: Json | None = None
+) -> tuple[Json, bool]:
     """Publish the site's registry (or `content`, for a rollback) as a new revision.
 
     Returns (revision, created); publishing content equal to the latest revision creates nothing.
@@ -98,7 +110,7 @@ def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple
         changes = compiler.diff(previous["content"] if previous else None, content)
         needs = compiler.needs_decision(changes)
         number = (previous["number"] + 1) if previous else 1
-        consent_revision = number if needs else previous["consent_revision"]
+        consent_revision = number if needs or previous is None else previous["consent_revision"]
         stamp = now_iso()
         db.execute(
             f"INSERT INTO revisions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
@@ -125,21 +137,24 @@ def publish(db, site_key: str, actor: str, content: dict | None = None) -> tuple
             {"number": number, "content_hash": digest, "needs_decision": needs},
             at=stamp,
         )
-        return get(db, site_key, number), True
+        published = get(db, site_key, number)
+        assert published is not None  # written just above, in this transaction
+        return published, True
 
 
-def published_sites(db) -> list[str]:
+def published_sites(db: Database) -> list[str]:
     return [
         key for (key,) in db.execute("SELECT DISTINCT site_key FROM revisions ORDER BY site_key")
     ]
 
 
-def head(db, site_key: str, number: int | None = None) -> tuple | None:
+def head(db: Database, site_key: str, number: int | None = None) -> tuple[int, str] | None:
     """(number, content_hash) of a revision or of the latest one: cheap, for cache keys."""
+    columns = ("number", "content_hash")
+    params: list[Any]
     if number is None:
-        return _select(
-            db, "site_key = ? ORDER BY number DESC LIMIT 1", [site_key], ("number", "content_hash")
-        ).fetchone()
-    return _select(
-        db, "site_key = ? AND number = ?", [site_key, number], ("number", "content_hash")
-    ).fetchone()
+        where, params = "site_key = ? ORDER BY number DESC LIMIT 1", [site_key]
+    else:
+        where, params = "site_key = ? AND number = ?", [site_key, number]
+    row = _select(db, where, params, columns).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
