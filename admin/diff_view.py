@@ -76,7 +76,12 @@ def _text(value, limit=None) -> str | None:
     if isinstance(value, str):
         text = value
     elif isinstance(value, dict) and set(value) == {"name", "duration_days"}:  # a cookie
-        text = _("{name} ({n} days)", name=value["name"], n=value["duration_days"])
+        days = value["duration_days"]
+        text = (
+            _("{name} (1 day)", name=value["name"])
+            if days == 1
+            else _("{name} ({n} days)", name=value["name"], n=days)
+        )
     elif isinstance(value, dict) and "name" in value:
         rest = [f"{k}: {_text(value[k])}" for k in ordered(value) if k != "name"]
         text = f"{_text(value['name'])} ({', '.join(rest)})" if rest else _text(value["name"])
@@ -117,8 +122,8 @@ def rows(field: str, old, new, limit=None) -> list[dict]:
             out += rows(f"{field}.{key}", old.get(key), new.get(key), limit)
         return out
     if isinstance(old, list) and isinstance(new, list):
-        added = [_text(item, limit) for item in new if item not in old]
-        removed = [_text(item, limit) for item in old if item not in new]
+        added = [_text(item, limit) or "–" for item in new if item not in old]
+        removed = [_text(item, limit) or "–" for item in old if item not in new]
         if not added and not removed:
             return [dict(_value(field, _text(old, limit), _text(new, limit)), kind="order")]
         return [{"field": field, "lang": None, "kind": "list", "added": added, "removed": removed}]

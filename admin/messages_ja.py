@@ -328,4 +328,5 @@ JA = {
     "Full before and after (JSON)": "変更前と変更後の全体（JSON）",
     "{name} ({n} days)": "{name}（{n}日）",
     "Choose a category for vendor {vendor}.": "ベンダー {vendor} のカテゴリを選んでください。",
+    "{name} (1 day)": "{name}（1日）",
 }

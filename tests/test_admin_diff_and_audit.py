@@ -98,6 +98,8 @@ def test_values_read_per_language_as_added_and_removed_items_and_as_yes_no(app):
             [{"duration_days": 30, "name": "_ga"}],
         )
         assert (cookies["added"], cookies["removed"]) == (["_ga (30 days)"], ["_ga (400 days)"])
+        (short,) = diff_view.rows("cookies", [], [{"name": "_gid", "duration_days": 1}])
+        assert short["added"] == ["_gid (1 day)"]
         notice = diff_view.rows("notice", None, {"ja": "お知らせ", "en": "Notice"})
         assert [(r["lang"], r["old"], r["new"]) for r in notice] == [
             ("ja", None, "お知らせ"),
