@@ -15,7 +15,7 @@ from server.storage import figures as figures_store
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
-from . import bp, charts
+from . import bp, charts, diff_view
 from .auth import requires
 from .figures import ACTIONS, day_range, share, summarize
 from .i18n import gettext as _
@@ -167,21 +167,11 @@ def consents_export():
     return exports.response(current_app.config["DATABASE"], site_key, fmt, since, until)
 
 
-def _differences(before, after):
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return []
-    out = []
-    for key in list(before) + [k for k in after if k not in before]:
-        if before.get(key) != after.get(key):
-            out.append((key, _short(before.get(key)), _short(after.get(key))))
-    return out
-
-
-def _short(value):
+def _full_text(value):
+    # Sorted keys, so that the same document always reads the same.
     if value is None:
-        return "–"
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 160 else text[:159] + "…"
+        return None
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
 
 
 @bp.get("/audit")
@@ -198,17 +188,13 @@ def audit():
         abort(400)
     entries = audit_store.entries(db, site_key=site_key, actor=actor, limit=50, before_id=before_id)
     for entry in entries:
-        entry["differences"] = _differences(entry["before"], entry["after"])
-        entry["before_text"] = (
-            None
-            if entry["before"] is None
-            else json.dumps(entry["before"], ensure_ascii=False, indent=1)
+        # What was created or deleted (or published) is new as a whole: its JSON says it all.
+        listed = entry["action"] == "update" or None not in (entry["before"], entry["after"])
+        entry["differences"] = (
+            diff_view.differences(entry["before"], entry["after"], limit=300) if listed else []
         )
-        entry["after_text"] = (
-            None
-            if entry["after"] is None
-            else json.dumps(entry["after"], ensure_ascii=False, indent=1)
-        )
+        entry["before_text"] = _full_text(entry["before"])
+        entry["after_text"] = _full_text(entry["after"])
     return render_template(
         "admin/audit.html",
         entries=entries,

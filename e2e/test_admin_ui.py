@@ -145,7 +145,13 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     page.get_by_role("link", name="Sample Shop").click()
     check(page, "05-site")
     page.locator("#assign-vendor").select_option("chat-widget")
-    page.locator("#assign-category").select_option("analytics")
+    # No category is chosen for you: the browser refuses to send the form without one.
+    category = page.locator("#assign-category")
+    assert category.input_value() == ""
+    page.get_by_role("button", name="Assign vendor").click()
+    assert category.evaluate("el => el.validity.valueMissing")
+    assert page.get_by_role("link", name="chat-widget").count() == 0
+    category.select_option("analytics")
     page.get_by_role("button", name="Assign vendor").click()
     assert page.get_by_text("Vendor chat-widget assigned to analytics.").is_visible()
 
@@ -219,3 +225,77 @@ def test_every_other_page_looks_right_and_passes_axe(admin_server, page):
     check(page, "18-figures-ja")
     page.get_by_role("link", name="ベンダー", exact=True).first.click()
     check(page, "19-vendors-ja")
+
+
+def sign_in(page, base):
+    page.goto(f"{base}/admin/login")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/admin/")
+
+
+def test_publish_and_audit_show_old_and_new_values(admin_server, page):
+    base = admin_server
+    sign_in(page, base)
+    page.goto(f"{base}/admin/vendors/google-analytics")
+    page.locator("#f-purpose-en").fill("Measuring <b>visits</b>")
+    page.get_by_label("Hosts").fill("www.google-analytics.com\nregion1.google-analytics.com")
+    page.get_by_role("button", name="Save vendor").click()
+    page.goto(f"{base}/admin/sites/shop/publish")
+    purpose = page.locator("ul.values li", has_text="purpose")
+    assert purpose.count() == 1  # only the English text changed
+    assert purpose.locator("del").inner_text().endswith("Analysing how the site is used")
+    assert purpose.locator("ins").inner_text().endswith("Measuring <b>visits</b>")
+    hosts = page.locator("ul.values li", has_text="hosts")
+    assert hosts.locator("ins").inner_text() == "region1.google-analytics.com"
+    check(page, "23-publish-values")
+    page.goto(f"{base}/admin/audit")
+    first = page.locator("table.audit tbody tr").first
+    assert first.locator("ul.values ins", has_text="Measuring <b>visits</b>").is_visible()
+    assert not first.locator("pre").first.is_visible()  # the full JSON waits behind <details>
+    first.get_by_text("Full before and after (JSON)").click()
+    assert first.locator("pre").first.is_visible()
+    check(page, "24-audit-values")
+
+
+def test_a_disabled_key_does_not_look_editable(admin_server, page):
+    sign_in(page, admin_server)
+    page.goto(f"{admin_server}/admin/vendors/google-analytics")
+    key, name = page.locator("#f-key"), page.locator("#f-name")
+    assert key.is_disabled() and name.is_editable()
+
+    def look(field):
+        return field.evaluate(
+            "el => { const s = getComputedStyle(el);"
+            " return [s.backgroundColor, s.borderTopStyle, s.color]; }"
+        )
+
+    (key_bg, key_border, key_ink), (name_bg, name_border, name_ink) = look(key), look(name)
+    assert key_bg != name_bg and key_border == "dashed" and name_border == "solid"
+    assert key_ink != name_ink
+    assert "cannot be changed" in page.locator("#help-key").inner_text()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_header_wraps_by_item_on_a_phone(admin_server, browser, language):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    try:
+        sign_in(page, admin_server)
+        if language == "ja":
+            page.get_by_role("button", name="日本語").click()
+        for path in ("/admin/sites/shop/publish", "/admin/audit"):
+            page.goto(admin_server + path)
+            # One line each: no link or control of the header is broken inside its words.
+            items = page.locator("header.top nav li, header.top .tools > *")
+            assert items.count() >= 8
+            for i in range(items.count()):
+                box = items.nth(i).bounding_box()
+                line = items.nth(i).evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+                assert box["height"] < 1.6 * line, items.nth(i).inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        check(page, f"25-phone-audit-{language}")
+    finally:
+        context.close()

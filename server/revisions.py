@@ -87,8 +87,20 @@ def content_hash(content: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def diff(before: dict | None, after: dict) -> list[dict]:
-    """What changed from one revision's content to the next, as a list of change records."""
+def _with_values(change: dict, old: dict, new: dict, values: bool) -> dict:
+    if values:
+        change["old"] = {f: old.get(f) for f in change["fields"]}
+        change["new"] = {f: new.get(f) for f in change["fields"]}
+    return change
+
+
+def diff(before: dict | None, after: dict, values: bool = False) -> list[dict]:
+    """What changed from one revision's content to the next, as a list of change records.
+
+    With `values`, each `*_changed` record also holds `old` and `new`: the changed fields'
+    values before and after (what the admin UI shows). Without it the records are what a
+    revision stores and the admin API returns.
+    """
     if before is None:
         return [{"change": "first_revision"}]
     changes = []
@@ -106,15 +118,14 @@ def diff(before: dict | None, after: dict) -> list[dict]:
             if old_cats[key][f] != cat[f]
         ]
         if fields:
-            changes.append(
-                {
-                    "change": "category_changed",
-                    "category": key,
-                    "fields": fields,
-                    "required": cat["required"],
-                    "was_required": old_cats[key]["required"],
-                }
-            )
+            record = {
+                "change": "category_changed",
+                "category": key,
+                "fields": fields,
+                "required": cat["required"],
+                "was_required": old_cats[key]["required"],
+            }
+            changes.append(_with_values(record, old_cats[key], cat, values))
     for key in old_cats:
         if key not in new_cats:
             changes.append({"change": "category_removed", "category": key})
@@ -144,14 +155,13 @@ def diff(before: dict | None, after: dict) -> list[dict]:
             )
         fields = [f for f in VENDOR_PUBLIC_FIELDS if old.get(f) != vendor.get(f)]
         if fields:
-            changes.append(
-                {
-                    "change": "vendor_changed",
-                    "vendor": key,
-                    "name": vendor["name"],
-                    "fields": fields,
-                }
-            )
+            record = {
+                "change": "vendor_changed",
+                "vendor": key,
+                "name": vendor["name"],
+                "fields": fields,
+            }
+            changes.append(_with_values(record, old, vendor, values))
     for key, vendor in old_vendors.items():
         if key not in new_vendors:
             changes.append(
@@ -166,7 +176,10 @@ def diff(before: dict | None, after: dict) -> list[dict]:
     if before["organization"] != after["organization"]:
         site_fields.append("organization")
     if site_fields:
-        changes.append({"change": "site_changed", "fields": site_fields})
+        old_site = {**before["site"], "organization": before["organization"]}
+        new_site = {**after["site"], "organization": after["organization"]}
+        record = {"change": "site_changed", "fields": site_fields}
+        changes.append(_with_values(record, old_site, new_site, values))
     return changes
 
 
