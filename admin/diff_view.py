@@ -1,8 +1,7 @@
 """Old and new values shown readably: the publish and rollback diffs and the audit log's entries.
 
 Values become rows of plain strings (texts per language, lists as added and removed items,
-booleans as yes/no); the templates escape them. The publish and rollback templates reach the
-values through the template globals registered here, so that their views need not change.
+booleans as yes/no); the templates escape them.
 """
 
 from __future__ import annotations
@@ -10,11 +9,8 @@ from __future__ import annotations
 import json
 
 from server import revisions as compiler
-from server.db import get_db
 from server.registry import LANGUAGES as TEXT_LANGUAGES
-from server.storage import revisions as revision_store
 
-from . import bp
 from .i18n import gettext as _
 
 # Fields of the registry in the order its forms show them; any other field comes after, by name.
@@ -157,13 +153,3 @@ def detailed_changes(before_content: dict | None, after_content: dict) -> list[d
             for row in rows(field, change["old"][field], change["new"][field])
         ]
     return changes
-
-
-def draft_content(site_key: str) -> dict:
-    """What publishing the site now would publish."""
-    return revision_store.compile_current(get_db(), site_key)
-
-
-@bp.context_processor
-def _template_helpers():
-    return {"detailed_changes": detailed_changes, "draft_content": draft_content}

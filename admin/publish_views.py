@@ -10,7 +10,7 @@ from server.services import registry
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
-from . import ID, bp
+from . import ID, bp, diff_view
 from .auth import requires
 from .i18n import gettext as _
 
@@ -37,7 +37,9 @@ def publish(key):
     latest = revision_store.get(db, key)
     draft = revision_store.compile_current(db, key)
     same = latest is not None and compiler.content_hash(draft) == latest["content_hash"]
-    changes = [] if same else compiler.diff(latest["content"] if latest else None, draft)
+    changes = (
+        [] if same else diff_view.detailed_changes(latest["content"] if latest else None, draft)
+    )
     return render_template(
         "admin/publish.html",
         site=site,
@@ -87,7 +89,7 @@ def rollback(key, number):
     old = _revision_or_404(key, number)
     latest = revision_store.get(get_db(), key)
     changes = (
-        compiler.diff(latest["content"], old["content"])
+        diff_view.detailed_changes(latest["content"], old["content"])
         if latest["content_hash"] != old["content_hash"]
         else []
     )

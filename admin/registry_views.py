@@ -440,12 +440,19 @@ def category_save(key, category):
     return _category_form(key, category)
 
 
-def _one_button(site_key, command, done_message, anchor):
-    """A one-button change on the site page: a refusal comes back as a message at the top."""
+def _one_button(site_key, command, done_message, anchor, field_messages=None):
+    """A one-button change on the site page: a refusal comes back as a message at the top.
+
+    `field_messages` says in plain words what a problem with one of the form's fields means.
+    """
     try:
         command()
     except Invalid as error:
-        flash(_("Nothing was saved:") + " " + "; ".join(error.problems), "error")
+        fields = {p.partition(":")[0] for p in error.relative_problems()}
+        if field_messages and fields <= field_messages.keys():
+            flash(" ".join(field_messages[f] for f in sorted(fields)), "error")
+        else:
+            flash(_("Nothing was saved:") + " " + "; ".join(error.problems), "error")
     except Conflict as error:
         flash(refusals.message(error), "error")
     else:
@@ -488,6 +495,7 @@ def assignment_add(key):
         lambda: registry.create_assignment(get_db(), key, vendor, category, g.actor),
         _("Vendor {vendor} assigned to {category}.", vendor=vendor, category=category),
         "#vendors",
+        {"category": _("Choose a category for vendor {vendor}.", vendor=vendor)},
     )
 
 
@@ -500,6 +508,7 @@ def assignment_move(key, vendor):
         lambda: registry.update_assignment(get_db(), key, vendor, category, g.actor),
         _("Vendor {vendor} moved to {category}.", vendor=vendor, category=category),
         "#vendors",
+        {"category": _("Choose a category for vendor {vendor}.", vendor=vendor)},
     )
 
 
