@@ -63,6 +63,7 @@ def no_store(response):
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.vary.add("Accept-Language")  # the language follows it until one is chosen
     return response
 
 

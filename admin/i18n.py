@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import session
+from flask import has_request_context, request, session
 
 from . import bp
 from .messages_ja import JA
@@ -11,8 +11,13 @@ LANGUAGES = {"en": "English", "ja": "日本語"}
 
 
 def current() -> str:
+    """The language chosen with the header's button; before any choice, the browser's own."""
+    if not has_request_context():
+        return "en"
     lang = session.get("lang")
-    return lang if lang in LANGUAGES else "en"
+    if lang in LANGUAGES:
+        return lang
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
 def gettext(text: str, **values) -> str:
