@@ -54,7 +54,22 @@ def load_user_and_check_csrf():
                     "Go back, reload the page and try again."
                 ),
             )
+    if g.user and g.user["must_change_password"] and request.endpoint not in _BEFORE_NEW_PASSWORD:
+        # A printed password has been seen by others: nothing else until the user picks one.
+        if request.method == "GET":
+            return redirect(url_for("admin.choose_password", next=request.full_path.rstrip("?")))
+        return error_page(403, _("Choose your own password first."))
     return None
+
+
+# What a user whose password was printed may reach before choosing their own.
+_BEFORE_NEW_PASSWORD = {
+    "admin.choose_password",
+    "admin.logout",
+    "admin.language",
+    "admin.login",
+    "admin.static",
+}
 
 
 @bp.after_request
@@ -69,7 +84,9 @@ def no_store(response):
 
 @bp.context_processor
 def _auth_helpers():
-    role = g.user["role"] if getattr(g, "user", None) else None
+    user = getattr(g, "user", None)
+    # No menu while a new password is due: every page but that one is closed.
+    role = user["role"] if user and not user["must_change_password"] else None
     return {
         "csrf_token": csrf_token,
         "user": getattr(g, "user", None),
@@ -141,7 +158,10 @@ def login():
                 if lang:
                     session["lang"] = lang
                 csrf_token()
-                return redirect(_safe_next(request.args.get("next")))
+                target = _safe_next(request.args.get("next"))
+                if accounts.get_user(db, user["id"])["must_change_password"]:
+                    return redirect(url_for("admin.choose_password", next=target))
+                return redirect(target)
     csrf_token()
     return render_template("admin/login.html", error=error, email=email), status
 
@@ -164,6 +184,19 @@ def language():
     return redirect(_safe_next(request.form.get("next")))
 
 
+def new_password_problems(new: str, repeat: str) -> dict:
+    """The rules for a password someone chooses (the same on every form)."""
+    errors = {}
+    if len(new) < MIN_PASSWORD:
+        errors["new"] = [_("Use at least 10 characters.")]
+    elif new != repeat:
+        errors["repeat"] = [_("The two new passwords differ.")]
+    return errors
+
+
+MIN_PASSWORD = 10
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @requires("viewer")
 def account():
@@ -174,12 +207,32 @@ def account():
         new = request.form.get("new", "")
         if accounts.check_password(db, g.user["email"], current) is None:
             errors["current"] = [_("This is not your current password.")]
-        if len(new) < 10:
-            errors["new"] = [_("Use at least 10 characters.")]
-        elif new != request.form.get("repeat", ""):
-            errors["repeat"] = [_("The two new passwords differ.")]
+        errors.update(new_password_problems(new, request.form.get("repeat", "")))
         if not errors:
             accounts.set_password(db, g.user["id"], new, g.actor)
             flash(_("Your password has been changed."))
             return redirect(url_for("admin.account"))
     return render_template("admin/account.html", errors=errors), 400 if errors else 200
+
+
+@bp.route("/choose-password", methods=["GET", "POST"])
+@requires("viewer")
+def choose_password():
+    """The first sign-in with a printed password: the user replaces it before anything else."""
+    target = _safe_next(request.args.get("next"))
+    if not g.user["must_change_password"]:
+        return redirect(target)
+    errors = {}
+    if request.method == "POST":
+        db = get_db()
+        new = request.form.get("new", "")
+        errors = new_password_problems(new, request.form.get("repeat", ""))
+        if not errors and accounts.is_password(db, g.user["id"], new):
+            errors["new"] = [_("Choose a password other than the one you were given.")]
+        if not errors:
+            accounts.set_password(db, g.user["id"], new, g.actor)
+            flash(_("Your password has been set. Welcome."))
+            return redirect(target)
+    return render_template(
+        "admin/choose_password.html", errors=errors, next=target
+    ), 400 if errors else 200

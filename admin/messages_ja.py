@@ -330,4 +330,13 @@ JA = {
     "{name} ({n} days)": "{name}（{n}日）",
     "Choose a category for vendor {vendor}.": "ベンダー {vendor} のカテゴリを選んでください。",
     "{name} (1 day)": "{name}（1日）",
+    # The first sign-in with a generated password.
+    "Choose your password": "パスワードの設定",
+    "You signed in with a password that was generated and shown on a screen. Choose your own now; the admin pages open once it is set.": "自動生成されて画面に表示されたパスワードでサインインしました。ご自身のパスワードを設定してください。設定すると管理画面を利用できます。",
+    "At least 10 characters, not the one you were given.": "10文字以上で、渡されたものとは別のパスワードにしてください。",
+    "Set password": "パスワードを設定",
+    "Choose a password other than the one you were given.": "渡されたパスワードとは別のパスワードを選んでください。",
+    "Your password has been set. Welcome.": "パスワードを設定しました。ようこそ。",
+    "Choose your own password first.": "先にご自身のパスワードを設定してください。",
+    "Give it to them safely; they will be asked to choose their own when they first sign in.": "安全な方法で渡してください。本人は最初のサインイン時に自分のパスワードを設定します。",
 }

@@ -44,7 +44,9 @@ def user_create():
         generated = not password
         password = password or secrets.token_urlsafe(12)
         try:
-            accounts.create_user(db, email, password, role, actor=g.actor)
+            accounts.create_user(
+                db, email, password, role, actor=g.actor, must_change_password=generated
+            )
         except ValueError:
             errors["email"] = [_("A user with this email already exists.")]
         else:

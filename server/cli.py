@@ -81,10 +81,20 @@ def create_admin(ctx, email, password_stdin, role):
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
     try:
-        accounts.create_user(_db(ctx), email, password, role)
+        # A printed password has been seen on a screen: its owner replaces it when signing in.
+        accounts.create_user(
+            _db(ctx), email, password, role, must_change_password=not password_stdin
+        )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"created {role} {email}" + ("" if password_stdin else f" with password {password}"))
+    click.echo(
+        f"created {role} {email}"
+        + (
+            ""
+            if password_stdin
+            else f" with password {password}  (shown once; a new one is asked at the first sign-in)"
+        )
+    )
 
 
 @main.command("create-token")
@@ -322,10 +332,18 @@ def demo(ctx, origins, admin_email, server_url):
     else:
         click.echo("registry already present; demo not loaded")
     if accounts.user_count(db) == 0:
-        password = os.environ.get("PRIVACY_CENTER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        accounts.create_user(db, admin_email, password, "admin", actor="demo")
+        chosen = os.environ.get("PRIVACY_CENTER_ADMIN_PASSWORD")
+        password = chosen or secrets.token_urlsafe(12)
+        accounts.create_user(
+            db, admin_email, password, "admin", actor="demo", must_change_password=not chosen
+        )
         click.echo(
-            f"admin login: {admin_email} / {password}  (shown once; change it after signing in)"
+            f"admin login: {admin_email} / {password}  "
+            + (
+                "(shown once)"
+                if chosen
+                else "(shown once; a new one is asked at the first sign-in)"
+            )
         )
     for key in revision_store.published_sites(db):
         click.echo(

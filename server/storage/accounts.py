@@ -53,14 +53,24 @@ def user_count(db) -> int:
     return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
 
 
-def create_user(db, email: str, password: str, role: str = "admin", actor: str = "cli") -> int:
+def create_user(
+    db,
+    email: str,
+    password: str,
+    role: str = "admin",
+    actor: str = "cli",
+    must_change_password: bool = False,
+) -> int:
+    """A new login. `must_change_password` for a password that someone else has seen (a
+    generated, printed one): the admin UI then asks for a new one at the first sign-in."""
     email = email.strip().lower()
     with write(db):
         if db.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
             raise ValueError(f"a user with the email {email} already exists")
         user_id = db.execute(
-            "INSERT INTO users (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            [email, generate_password_hash(password), role, now_iso()],
+            "INSERT INTO users (email, password_hash, role, created_at, must_change_password) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [email, generate_password_hash(password), role, now_iso(), int(must_change_password)],
         ).lastrowid
         audit(db, actor, "create", "user", email, after={"email": email, "role": role})
     return user_id
@@ -76,7 +86,7 @@ def check_password(db, email: str, password: str) -> dict | None:
     return None
 
 
-USER_COLUMNS = ("id", "email", "role", "active", "created_at")
+USER_COLUMNS = ("id", "email", "role", "active", "created_at", "must_change_password")
 
 
 def get_user(db, user_id: int) -> dict | None:
@@ -89,6 +99,7 @@ def get_user(db, user_id: int) -> dict | None:
 def _user(row) -> dict:
     out = dict(zip(USER_COLUMNS, row, strict=True))
     out["active"] = bool(out["active"])
+    out["must_change_password"] = bool(out["must_change_password"])
     return out
 
 
@@ -146,14 +157,23 @@ def update_user(
     return True
 
 
-def set_password(db, user_id: int, password: str, actor: str) -> None:
+def set_password(
+    db, user_id: int, password: str, actor: str, must_change_password: bool = False
+) -> None:
+    """A new password; the user's own clears `must_change_password`, one set for them sets it."""
     with write(db):
         email = db.execute("SELECT email FROM users WHERE id = ?", [user_id]).fetchone()[0]
         db.execute(
-            "UPDATE users SET password_hash = ? WHERE id = ?",
-            [generate_password_hash(password), user_id],
+            "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?",
+            [generate_password_hash(password), int(must_change_password), user_id],
         )
         audit(db, actor, "update", "user", email, after={"password": "changed"})
+
+
+def is_password(db, user_id: int, password: str) -> bool:
+    """Whether `password` is the user's current one (to refuse keeping a printed password)."""
+    row = db.execute("SELECT password_hash FROM users WHERE id = ?", [user_id]).fetchone()
+    return bool(row) and check_password_hash(row[0], password)
 
 
 def list_tokens(db) -> list[dict]:

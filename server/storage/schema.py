@@ -141,7 +141,16 @@ STEPS = [
     ) WITHOUT ROWID;
     """,
     lambda db: _rebuild_figures(db),
+    # 4: a login whose password was generated and printed (CLI, `make run`, the admin UI) must
+    # choose its own at the first sign-in.
+    lambda db: _add_column(db, "users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),
 ]
+
+
+def _add_column(db, table: str, column: str, definition: str):
+    # Checked first, so that the step also runs on a database where the column already exists.
+    if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _rebuild_figures(db):
