@@ -360,3 +360,84 @@ def test_admin_typed_markup_stays_inert(page, xss_server):
     expect(page.locator("table.decisions")).to_contain_text("<script>alert(1)</script>")
     assert page.locator("main img, main svg").count() == 0
     assert dialogs == []
+
+
+PHONE = {"width": 390, "height": 844}
+
+# Where each host's text wraps to a new line, as "before | after", read from the layout.
+HOST_BREAKS = """() => {
+  const breaks = [];
+  for (const code of document.querySelectorAll('dd.hosts code')) {
+    const text = code.textContent;
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let last = null, at = 0, node;
+    while ((node = walker.nextNode())) {
+      for (let i = 0; i < node.length; i++, at++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const top = range.getBoundingClientRect().top;
+        if (last !== null && top > last + 2) breaks.push(text.slice(0, at) + ' | ' + text.slice(at));
+        last = top;
+      }
+    }
+  }
+  return breaks;
+}"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_disclosure_on_phones_keeps_hosts_whole_and_fits(browser, demo_server, lang):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{demo_server.url}/sites/news/disclosure?lang={lang}")
+    for width in (390, 360, 320, 300):
+        page.set_viewport_size({"width": width, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for line_break in page.evaluate(HOST_BREAKS):
+            before, after = line_break.split(" | ")
+            # Only ever before a dot (and only when the host is wider than the line).
+            assert after.startswith("."), (width, line_break)
+    # The row being read says so in one label.
+    shown = page.locator("section.history tr[aria-current=true] th")
+    expect(shown).to_have_text(
+        "第2版（現在の版・表示中）" if lang == "ja" else "Revision 2 (current, shown here)"
+    )
+    check_axe(page, f"disclosure-phone-{lang}")
+    shoot(page, f"disclosure-phone-{lang}")
+    context.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_records_on_a_phone_label_every_cell(browser, demo_server, lang):
+    consent = new_consent(demo_server)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(
+        f"{demo_server.url}/consents/{consent['consent_id']}?lang={lang}#r={consent['receipt']}"
+    )
+    table = page.locator("table.decisions")
+    expect(table).to_be_visible()
+    labels = (
+        ["日時", "操作", "選択", "当時の開示"]
+        if lang == "ja"
+        else ["Time", "Action", "Choices", "Disclosure at the time"]
+    )
+    cells = table.locator("tbody tr").first.locator("td")
+    shown = [
+        cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content")
+        for i in range(cells.count())
+    ]
+    # Each cell shows its column's name before its value ...
+    assert [json.loads(text.split(" / ")[0]) for text in shown] == labels
+    assert page.locator("table.decisions thead").is_visible() is False or (
+        page.locator("table.decisions thead").bounding_box()["height"] <= 1
+    )
+    # ... and it is still a table with its column headers for screen readers.
+    expect(page.get_by_role("table")).to_have_count(1)
+    for label in labels:
+        expect(page.get_by_role("columnheader", name=label, exact=True)).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    check_axe(page, f"consent-records-phone-{lang}")
+    shoot(page, f"consent-records-phone-{lang}")
+    context.close()

@@ -138,15 +138,15 @@ def test_revision_history_after_three_publishes(client, db, registry_doc):
         registry_store.apply(db, registry_doc, "test")
         revision_store.publish(db, "shop", "test")
     en = client.get("/sites/shop/disclosure?lang=en").get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-revision="(\d+)">(.*?)</tr>', en, re.S))
+    rows = dict(re.findall(r'<tr data-revision="(\d+)"[^>]*>(.*?)</tr>', en, re.S))
     assert list(rows) == ["3", "2", "1"]
     assert "first publication" in _text(rows["1"])
     assert "added: New Ads (Advertising)" in _text(rows["2"])
     assert "purpose changed: Video Player" in _text(rows["3"])
-    assert "Revision 3 (shown) (current)" in _text(rows["3"])
+    assert _text(rows["3"].split("</th>")[0]) == "Revision 3 (current, shown here)"
     assert 'href="/sites/shop/disclosure?revision=1&amp;lang=en"' in rows["1"]
     ja = client.get("/sites/shop/disclosure?lang=ja").get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-revision="(\d+)">(.*?)</tr>', ja, re.S))
+    rows = dict(re.findall(r'<tr data-revision="(\d+)"[^>]*>(.*?)</tr>', ja, re.S))
     assert "最初の公開" in _text(rows["1"])
     assert "追加: New Ads（広告）" in _text(rows["2"])
     assert "利用目的の変更: Video Player" in _text(rows["3"])
@@ -156,7 +156,8 @@ def test_revision_history_after_three_publishes(client, db, registry_doc):
     text = _text(old.get_data(as_text=True))
     assert "This is an earlier revision (revision 1)." in text
     assert "New Ads" not in text.split("Revision history")[0]
-    assert "Revision 1 (shown)" in text
+    assert "Revision 1 (shown here)" in text
+    assert "Read revision 3 (current)" in text
     # The third revision moves the first vendor and removes one: both said plainly.
     edits(registry_doc)[2](registry_doc)
     registry_store.apply(db, registry_doc, "test")
@@ -164,3 +165,40 @@ def test_revision_history_after_three_publishes(client, db, registry_doc):
     text = _text(client.get("/sites/shop/disclosure?lang=en").get_data(as_text=True))
     assert "removed: New Ads (Advertising)" in text
     assert "category changed: Video Player (Functional → Analytics)" in text
+
+
+@pytest.mark.parametrize(
+    ("lang", "current_shown", "old_shown", "read_current"),
+    [
+        ("ja", "第2版（現在の版・表示中）", "第1版（表示中）", "第2版（現在の版）を読む"),
+        (
+            "en",
+            "Revision 2 (current, shown here)",
+            "Revision 1 (shown here)",
+            "Read revision 2 (current)",
+        ),
+    ],
+)
+def test_the_history_says_which_revision_is_shown_and_current_in_one_label(
+    client, db, registry_doc, lang, current_shown, old_shown, read_current
+):
+    registry_store.apply(db, registry_doc, "test")
+    revision_store.publish(db, "shop", "test")
+    edits(registry_doc)[0](registry_doc)
+    registry_store.apply(db, registry_doc, "test")
+    revision_store.publish(db, "shop", "test")
+
+    def row_headers(url):
+        body = client.get(url).get_data(as_text=True)
+        rows = re.findall(r'<tr data-revision="(\d+)"([^>]*)>\s*<th[^>]*>(.*?)</th>', body, re.S)
+        return {number: (attrs, _text(header)) for number, attrs, header in rows}
+
+    latest = row_headers(f"/sites/shop/disclosure?lang={lang}")
+    assert latest["2"][1] == current_shown and 'aria-current="true"' in latest["2"][0]
+    assert "aria-current" not in latest["1"][0]
+    old = row_headers(f"/sites/shop/disclosure?revision=1&lang={lang}")
+    assert old["1"][1] == old_shown and 'aria-current="true"' in old["1"][0]
+    assert old["2"][1] == read_current and "aria-current" not in old["2"][0]
+    # Never two bracketed remarks in a row, as "（表示中）（現在の版）" read.
+    for _, header in [*latest.values(), *old.values()]:
+        assert not re.search(r"[)）]\s*[(（]", header), header

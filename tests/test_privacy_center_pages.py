@@ -137,7 +137,9 @@ def test_disclosure_has_every_required_item(client, site, full_doc, lang):
             rf'<article[^>]*data-vendor="{vendor["key"]}">(.*?)</article>', body, re.S
         )
         assert block, vendor["key"]
-        block_text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", block.group(1))))
+        # Host names are marked up to wrap only at their dots: read them as one word.
+        inline = re.sub(r'<wbr>|<span class="nobr">|</span>', "", block.group(1))
+        block_text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", inline)))
         for expected in (
             vendor["name"],
             vendor["recipient"],
@@ -319,6 +321,9 @@ PAGE_MARKUP = {
     "@data-vendor",
     "@data-revision",
     "@scope",
+    "wbr",
+    "@role",
+    "@data-label",
 }
 
 
@@ -389,3 +394,69 @@ def test_superscript_digits_are_not_a_revision_number(client, site):
     bad = client.get("/api/v1/sites/shop/disclosure?revision=%C2%B2")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_revision"
     assert client.get("/sites/shop/disclosure?revision=%C2%B2").status_code == 404
+
+
+LONG_LABEL = "a-label-far-too-long-for-one-phone-line"
+
+
+def test_host_names_wrap_only_at_their_dots(client, db, full_doc):
+    full_doc["vendors"][0]["hosts"] = ["www.google-analytics.com", f"{LONG_LABEL}.example"]
+    registry_store.apply(db, full_doc, "test")
+    revision_store.publish(db, "shop", "test")
+    body = client.get("/sites/shop/disclosure?lang=en").get_data(as_text=True)
+    ga = re.search(r'data-vendor="google-analytics">(.*?)</article>', body, re.S).group(1)
+    hosts = re.search(r'<dd class="hosts"><ul class="host-list">(.*?)</ul></dd>', ga, re.S)
+    items = re.findall(r"<li><code class=\"host\">(.*?)</code></li>", hosts.group(1))
+    # One host to a line; a break only before a dot; a hyphenated label kept in one piece.
+    assert items[0] == 'www<wbr>.<span class="nobr">google-analytics</span><wbr>.com'
+    # A label longer than a phone's line is left free to break rather than overflow.
+    assert items[1] == f"{LONG_LABEL}<wbr>.example"
+    css = client.get("/static/privacy_center/site.css").get_data(as_text=True)
+    assert re.search(r"\.nobr \{ white-space: nowrap; \}", css)
+    assert re.search(r"\.host-list \{ list-style: none;", css)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_each_cell_of_the_records_table_carries_its_column_name(client, published, lang):
+    from support import ORIGIN, decision
+
+    answer = client.post(
+        "/api/v1/sites/shop/decisions", json=decision(), headers={"Origin": ORIGIN}
+    ).get_json()
+    page = client.post(
+        f"/consents/{answer['consent_id']}?lang={lang}", data={"receipt": answer["receipt"]}
+    ).get_data(as_text=True)
+    table = re.search(r'<table class="decisions stack"([^>]*)>(.*?)</table>', page, re.S)
+    assert 'role="table"' in table.group(1)
+    headers = [
+        html.unescape(h)
+        for h in re.findall(r'<th scope="col" role="columnheader">([^<]+)</th>', table.group(2))
+    ]
+    assert headers == (
+        ["日時", "操作", "選択", "当時の開示"]
+        if lang == "ja"
+        else ["Time", "Action", "Choices", "Disclosure at the time"]
+    )
+    for row in re.findall(r'<tr data-action="[^"]+" role="row">(.*?)</tr>', table.group(2), re.S):
+        labels = [
+            html.unescape(x) for x in re.findall(r'<td role="cell" data-label="([^"]+)">', row)
+        ]
+        assert labels == headers
+
+
+def test_narrow_screens_show_the_labels_and_keep_the_headers_for_screen_readers(client):
+    css = client.get("/static/privacy_center/site.css").get_data(as_text=True)
+    narrow = css.split("@media (max-width: 40rem)", 1)[1].split("\n}\n", 1)[0]
+    assert "table.stack td[data-label]::before { content: attr(data-label);" in narrow
+    hidden = re.search(r"table\.stack thead \{([^}]*)\}", narrow).group(1)
+    assert "display: none" not in hidden and "clip:" in hidden
+
+
+def test_the_stylesheet_braces_balance(client):
+    # A stray "}" silently drops the rule after it (the print styles, once).
+    css = re.sub(r"/\*.*?\*/", "", client.get("/static/privacy_center/site.css").text, flags=re.S)
+    depth = 0
+    for char in css:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0
