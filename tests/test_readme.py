@@ -38,6 +38,9 @@ def listening(port: int) -> bool:
 
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="the walkthrough uses curl")
+@pytest.mark.skipif(
+    not (Path(sys.prefix) / "bin" / "activate").exists(), reason="the walkthrough needs a venv"
+)
 def test_the_walkthrough_runs_as_pasted(tmp_path):
     # A checkout as the reader has it: the walkthrough refers to .venv and docs/ by path.
     checkout = tmp_path / "checkout"
