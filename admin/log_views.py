@@ -25,7 +25,7 @@ MAX_DAYS = 400
 
 
 def _site_or_404(key):
-    site = next((s for s in registry_store.load(get_db())["sites"] if s["key"] == key), None)
+    site = registry_store.get_site(get_db(), key)
     if site is None:
         abort(404)
     return site

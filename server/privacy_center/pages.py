@@ -36,7 +36,7 @@ def published_sites(db) -> list[dict]:
 def index():
     lang = visitor_language()
     db = get_db()
-    organization = registry_store.load(db).get("organization") or {}
+    organization = registry_store.organization(db) or {}
     sections = [
         {
             "key": s["key"],
