@@ -11,7 +11,6 @@ its path, in an environment that holds only the build requirements of `pyproject
 from __future__ import annotations
 
 import hashlib
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,25 +70,13 @@ def manifest(directory: Path) -> list[str]:
 
 
 def _locate(error: ECMASyntaxError, directory: Path, names: list[str], texts: list[str]) -> str:
-    """The parser's message with each `line:column` of the joined code as `file:line:column`."""
+    """The parser's message for the first module that is wrong on its own, with its path."""
     for name, text in zip(names, texts, strict=True):
         try:
             es5(text)
-        except ECMASyntaxError as own:  # the module is wrong on its own: its own positions
+        except ECMASyntaxError as own:
             return f"{directory / name}: {own}"
-    starts, line = [], 2
-    for name, text in zip(names, texts, strict=True):
-        starts.append((line, name))
-        line += text.count("\n") + 1
-
-    def place(match):
-        at = int(match.group(1))
-        for start, name in reversed(starts):
-            if at >= start:
-                return f"at {directory / name}:{at - start + 1}:{match.group(2)}"
-        return match.group(0)
-
-    return re.sub(r"\bat (\d+):(\d+)", place, str(error))
+    return f"{error} (lines of the modules of {directory / 'manifest.txt'} joined, from line 2)"
 
 
 def build_sources(directory: Path) -> Sources:
