@@ -10,22 +10,23 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import rcssmin
-from calmjs.parse import es5
-from calmjs.parse.unparsers.es5 import minify_print
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .db import get_db
 from .registry import SITE_KEY
 from .revisions import public_config
 from .storage import revisions as revision_store
+from .widget_build import Sources, build_sources, read_dist
 
 try:
     import brotli
 except ImportError:  # brotli is optional: gzip alone still serves every browser
     brotli = None
 
+# A development checkout builds from the sources next to the package; an installed wheel serves
+# the bundle its build step wrote (server/widget_build.py, setup.py).
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
+DIST_DIR = Path(__file__).resolve().parent / "widget_dist"
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
 # What the first layer needs; vendor details are fetched from the config API when the
 # preferences are first opened, so the script does not grow with the number of vendors.
@@ -46,11 +47,9 @@ FIRST_LAYER_FIELDS = (
 bp = Blueprint("widget", __name__)
 
 
-@dataclass(frozen=True)
-class Sources:
-    js: str
-    css: str
-    digest: str
+@bp.record_once
+def _check_source(state):
+    widget_source(state.app.config.get("WIDGET_DIR"))  # fail at start-up, not on a request
 
 
 @dataclass(frozen=True)
@@ -68,25 +67,36 @@ _CACHE_SIZE = 128
 
 
 def load_sources(directory: Path = WIDGET_DIR) -> Sources:
-    """The widget's code and styles, minified, joined in manifest order; read once per process."""
+    """The widget's code and styles built from `directory`, once per process."""
     key = str(directory)
     if key not in _sources:
-        js, css = [], []
-        for line in (directory / "manifest.txt").read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            text = (directory / line).read_text(encoding="utf-8")
-            (css if line.endswith(".css") else js).append(text)
-        # One function scope for all modules; its names are shortened, nothing leaks to the page.
-        code = "(function(CFG,CSS){'use strict';\n" + "\n".join(js) + "\n})"
-        js_min = (
-            minify_print(es5(code), obfuscate=True, obfuscate_globals=False).rstrip().rstrip(";")
-        )
-        css_min = rcssmin.cssmin("\n".join(css))
-        digest = hashlib.sha256((js_min + "\0" + css_min).encode()).hexdigest()
-        _sources[key] = Sources(js_min, css_min, digest)
+        _sources[key] = build_sources(directory)
     return _sources[key]
+
+
+def widget_source(configured: str | None = None) -> Path:
+    """Where the widget comes from: the `WIDGET_DIR` setting, else the development checkout's
+    `widget/` (so edits are picked up on restart), else the installed package's prebuilt bundle."""
+    if configured:
+        return Path(configured)
+    if (WIDGET_DIR / "manifest.txt").is_file():
+        return WIDGET_DIR
+    if (DIST_DIR / "widget.sha256").is_file():
+        return DIST_DIR
+    raise RuntimeError(
+        f"no widget to serve: neither {WIDGET_DIR} (a development checkout) nor {DIST_DIR} "
+        "(an installed wheel); build the wheel with `pip wheel .`, not by copying the package"
+    )
+
+
+def current_sources() -> Sources:
+    source = widget_source(current_app.config.get("WIDGET_DIR"))
+    if source == DIST_DIR:
+        key = str(source)
+        if key not in _sources:
+            _sources[key] = read_dist(source)
+        return _sources[key]
+    return load_sources(source)
 
 
 def script_json(value) -> str:
@@ -133,7 +143,7 @@ def bundle_for(db, site_key: str) -> Bundle | None:
     head = revision_store.head(db, site_key)
     if head is None:
         return None
-    sources = load_sources(Path(current_app.config.get("WIDGET_DIR") or WIDGET_DIR))
+    sources = current_sources()
     key = (current_app.config["DATABASE"], site_key, head[0], head[1], sources.digest)
     with _lock:
         bundle = _bundles.get(key)

@@ -1,0 +1,120 @@
+"""The widget's bundle: built from widget/ in the test run, small, and served prebuilt when installed."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+import yaml
+from calmjs.parse import es5
+
+from server import create_app, widget
+from server.cli import DEMO_FILE
+from server.storage import registry as registry_store
+from server.storage import revisions as revision_store
+from server.widget_build import (
+    WidgetBuildError,
+    build_sources,
+    main,
+    read_dist,
+    write_dist,
+)
+
+# The demo site's whole first load, gzip: the widget's code, styles and first-layer config.
+FIRST_LOAD_BUDGET = 8_000
+
+
+@pytest.fixture
+def widget_copy(tmp_path):
+    copy = tmp_path / "widget"
+    shutil.copytree(widget.WIDGET_DIR, copy)
+    return copy
+
+
+def test_the_bundle_builds_from_the_sources_and_parses_again():
+    sources = build_sources(widget.WIDGET_DIR)
+    assert sources.js.startswith("(function(") and sources.js.endswith("})")
+    es5(sources.js)  # the minified code is valid JavaScript too
+    # The stylesheets in manifest order (base first), minified: no comments, no line breaks.
+    assert sources.css.startswith(":host{all:initial}") and ".pc-btn{" in sources.css
+    assert "\n" not in sources.css and "/*" not in sources.css
+    assert build_sources(widget.WIDGET_DIR).digest == sources.digest  # reproducible
+
+
+def test_a_syntax_error_fails_the_build_naming_the_file_and_line(widget_copy):
+    broken = widget_copy / "src" / "core" / "state.js"
+    lines = broken.read_text(encoding="utf-8").count("\n")
+    with broken.open("a", encoding="utf-8") as handle:
+        handle.write("function broken( {\n  return 1;\n}\n")
+    with pytest.raises(WidgetBuildError) as caught:
+        build_sources(widget_copy)
+    message = str(caught.value)
+    assert message.startswith("the widget's JavaScript does not parse: ")
+    assert f"{broken}: Unexpected '{{' at {lines + 1}:18" in message
+
+
+def test_an_unterminated_string_in_the_last_module_is_located_too(widget_copy):
+    main_js = widget_copy / "src" / "main.js"
+    main_js.write_text("var ok = 1;\nvar text = 'never closed;\n", encoding="utf-8")
+    with pytest.raises(WidgetBuildError, match=r"src/main\.js: Unterminated string .* at 2:12"):
+        build_sources(widget_copy)
+
+
+def test_a_missing_or_unlisted_source_fails_the_build(widget_copy):
+    (widget_copy / "src" / "utils" / "extra.js").write_text("var extra = 1;\n")
+    with pytest.raises(WidgetBuildError, match=r"src/utils/extra\.js is not listed in .*manifest"):
+        build_sources(widget_copy)
+    (widget_copy / "src" / "utils" / "extra.js").unlink()
+    (widget_copy / "styles" / "banner.css").unlink()
+    with pytest.raises(WidgetBuildError, match=r"manifest\.txt:\d+: styles/banner\.css does not"):
+        build_sources(widget_copy)
+
+
+def test_the_demo_sites_first_load_stays_within_budget(client, db):
+    registry_store.apply(db, yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8")), "test")
+    revision_store.publish(db, "news", "test")
+    response = client.get("/w/news.js", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["Content-Encoding"] == "gzip"
+    assert '"site":"news"' in gzip.decompress(response.data).decode()
+    assert len(response.data) <= FIRST_LOAD_BUDGET, f"{len(response.data)} bytes gzip"
+
+
+def test_an_installed_package_serves_the_prebuilt_bundle(tmp_path, monkeypatch, db_path, published):
+    dist = tmp_path / "widget_dist"
+    built = write_dist(widget.WIDGET_DIR, dist)
+    assert read_dist(dist) == built
+    monkeypatch.setattr(widget, "WIDGET_DIR", tmp_path / "no-checkout" / "widget")
+    monkeypatch.setattr(widget, "DIST_DIR", dist)
+
+    def no_build(directory):
+        raise AssertionError(f"built from {directory} at run time")
+
+    monkeypatch.setattr(widget, "build_sources", no_build)
+    app = create_app({"DATABASE": db_path, "SECRET_KEY": "x", "TESTING": True})
+    body = app.test_client().get("/w/shop.js", headers={"Accept-Encoding": "identity"}).data
+    assert body.decode().startswith(built.js + "(")
+
+
+def test_an_altered_or_missing_bundle_is_an_error(tmp_path, monkeypatch):
+    dist = tmp_path / "widget_dist"
+    write_dist(widget.WIDGET_DIR, dist)
+    with (dist / "widget.min.js").open("a") as handle:
+        handle.write(";")
+    with pytest.raises(WidgetBuildError, match="does not match its widget.sha256"):
+        read_dist(dist)
+    (dist / "widget.min.css").unlink()
+    with pytest.raises(WidgetBuildError, match="incomplete widget bundle"):
+        read_dist(dist)
+    # Neither a checkout nor a bundle: the application does not start.
+    monkeypatch.setattr(widget, "WIDGET_DIR", tmp_path / "none")
+    monkeypatch.setattr(widget, "DIST_DIR", tmp_path / "none")
+    with pytest.raises(RuntimeError, match="no widget to serve"):
+        create_app({"DATABASE": str(tmp_path / "pc.db"), "SECRET_KEY": "x"})
+
+
+def test_the_build_command_writes_the_bundle(tmp_path, capsys):
+    assert main([str(tmp_path / "out")]) == 0
+    assert "bytes of JavaScript" in capsys.readouterr().out
+    assert read_dist(tmp_path / "out") == build_sources(widget.WIDGET_DIR)
+    assert main([]) == 2
