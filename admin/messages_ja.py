@@ -316,4 +316,7 @@ JA = {
     "Delete site {key}": "サイト {key} の削除",
     "This removes the site {name} with its {categories} categories and {vendors} vendor assignments from the registry. The vendors stay in the catalog. The audit log keeps what was removed.": "サイト {name} を、{categories} 件のカテゴリと {vendors} 件のベンダー割り当てとともにレジストリから削除します。ベンダーはカタログに残ります。削除した内容は監査ログに残ります。",
     "Yes, delete site {key}": "はい、サイト {key} を削除します",
+    "The live widget of revision {n}, as visitors see it. Choices made in the preview are never recorded in the consent log.": "公開中のリビジョン {n} のウィジェットを、訪問者に見えるとおりに表示しています。プレビューでの選択は同意記録に一切記録されません。",
+    "Revision {n}. Choices made here are not recorded.": "リビジョン {n}。ここでの選択は記録されません。",
+    "Show the banner again": "バナーをもう一度表示",
 }
