@@ -252,12 +252,12 @@ def _appearance(c: _Checker, value, path):
     if value is None:
         return None
     c.unknown_keys(value, {"layout", "position", "colors"}, path)
-    layout = value.get("layout", "bar")
+    layout = value.get("layout") or "bar"
     if not isinstance(layout, str) or layout not in LAYOUTS:
         c.fail(f"{path}.layout", "must be bar or box")
         layout = "bar"
     positions = LAYOUTS[layout]
-    position = value.get("position", positions[0])
+    position = value.get("position") or positions[0]
     if position not in positions:
         c.fail(
             f"{path}.position",
