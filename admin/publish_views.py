@@ -124,10 +124,38 @@ def rollback_now(key, number):
 @bp.get("/sites/<key>/embed")
 @requires("viewer")
 def embed(key):
+    """The embed tag, and a preview: the live widget of the published revision in frames.
+
+    `?preview=<lang>` is the framed page itself (docs/admin.md): it loads `/w/<key>.js` with
+    `data-preview`, so the widget neither stores nor posts a choice, and its CSP lets it
+    connect to the site's config and nothing else, so no decision can reach the consent log.
+    """
+    import secrets
+
+    from flask import make_response
+
     site = _site_or_404(key)
     latest = revision_store.get(get_db(), key)
     config = compiler.public_config(latest) if latest else None
-    script_url = request.host_url.rstrip("/") + f"/w/{key}.js"
-    return render_template(
-        "admin/embed.html", site=site, config=config, tab="embed", script_url=script_url
+    base = request.host_url.rstrip("/")
+    script_url = base + f"/w/{key}.js"
+    preview = request.args.get("preview")
+    if preview is None:
+        return render_template(
+            "admin/embed.html", site=site, config=config, tab="embed", script_url=script_url
+        )
+    if config is None or preview not in config["languages"]:
+        abort(404)
+    nonce = secrets.token_urlsafe(16)
+    response = make_response(
+        render_template(
+            "admin/embed_preview.html", config=config, lang=preview, key=key, nonce=nonce
+        )
     )
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src {script_url}; "
+        f"connect-src {base}/api/v1/sites/{key}/config; style-src 'nonce-{nonce}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

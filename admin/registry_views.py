@@ -48,6 +48,10 @@ SITE_FIELDS = {
     "reload_on_withdrawal",
     "notice.ja",
     "notice.en",
+    "appearance.layout",
+    "appearance.position",
+    "appearance.colors.accent",
+    "appearance.colors.accent_text",
 }
 CATEGORY_FIELDS = {
     "key",
@@ -212,6 +216,18 @@ def _site_from_form(form, key=None):
         "honor_gpc": forms.flag(form, "honor_gpc"),
         "reload_on_withdrawal": forms.flag(form, "reload_on_withdrawal"),
         "notice": forms.texts(form, "notice", optional=True),
+        # Absent from a form without the fields (a new site): the widget's defaults.
+        "appearance": {
+            "layout": forms.text(form, "appearance.layout"),
+            "position": forms.text(form, "appearance.position"),  # None: the layout's default
+            "colors": {
+                name: forms.text(form, f"appearance.colors.{name}")
+                for name in ("accent", "accent_text")
+                if forms.text(form, f"appearance.colors.{name}")
+            },
+        }
+        if forms.text(form, "appearance.layout")
+        else None,
     }
 
 
@@ -233,6 +249,11 @@ def _site_values(site):
         values[f"languages.{lang}"] = True
     forms.flatten_texts(values, "name", site.get("name"))
     forms.flatten_texts(values, "notice", site.get("notice"))
+    appearance = site.get("appearance") or {}
+    values["appearance.layout"] = appearance.get("layout", "bar")
+    values["appearance.position"] = appearance.get("position")
+    for name, color in (appearance.get("colors") or {}).items():
+        values[f"appearance.colors.{name}"] = color
     return values
 
 

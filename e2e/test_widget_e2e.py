@@ -402,6 +402,9 @@ def test_api_event_reopening_receipt_link_and_cookie_cleanup(page, live, publish
     assert page.evaluate("changes.length") == 1
     assert page.evaluate("PrivacyCenter.acceptedCategory('analytics')") is True
     wait_for(lambda: (stored_choice(page.context) or {}).get("k"))
+    # Once the answer is stored, a second change carries the consent id (docs/widget.md).
+    wait_for(lambda: page.evaluate("changes.length") == 2)
+    assert page.evaluate("changes[1].consentId") == stored_choice(page.context)["i"]
     page.evaluate(
         "document.cookie = '_an=1; path=/'; document.cookie = '_an_x=2; path=/'; "
         "document.cookie = 'keep=3; path=/'"
@@ -419,8 +422,8 @@ def test_api_event_reopening_receipt_link_and_cookie_cleanup(page, live, publish
     wait_for(lambda: "_an=" not in page.evaluate("document.cookie"))
     cookies = page.evaluate("document.cookie")
     assert "_an_x=" not in cookies and "keep=3" in cookies
-    assert page.evaluate("changes.length") == 2
-    assert page.evaluate("changes[1].categories.analytics") is False
+    assert page.evaluate("changes[2].recorded") is False
+    assert page.evaluate("changes[2].categories.analytics") is False
 
 
 def test_held_elements_added_later_are_released(page, live, publisher, vendor):

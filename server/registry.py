@@ -212,10 +212,86 @@ SITE_FIELDS = {
     "honor_gpc",
     "notice",
     "reload_on_withdrawal",
+    "appearance",
     "categories",
     "vendors",
 }
 CATEGORY_FIELDS = {"key", "required", "name", "description", "google_consent_types", "gpc_refuses"}
+
+
+# The first layer's look (docs/registry.md): each layout with the positions it can take, the
+# first one its default.
+LAYOUTS = {"bar": ("bottom", "top"), "box": ("bottom-right", "bottom-left")}
+COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+# Colours a site may set; both widget backgrounds stay white, so every other text keeps its
+# contrast. `accent` colours buttons, links and switches; `accent_text` the text on accent.
+COLOR_FIELDS = ("accent", "accent_text")
+MIN_CONTRAST = 4.5  # WCAG 2.1 AA for normal text
+
+
+def _luminance(color: str) -> float:
+    digits = color[1:]
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    channels = []
+    for i in (0, 2, 4):
+        c = int(digits[i : i + 2], 16) / 255
+        channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """The WCAG contrast ratio of two #rgb / #rrggbb colours, from 1 to 21."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _appearance(c: _Checker, value, path):
+    """The optional `appearance` of a site: None when absent (the widget's defaults)."""
+    value = c.mapping(value, path, required=False)
+    if value is None:
+        return None
+    c.unknown_keys(value, {"layout", "position", "colors"}, path)
+    layout = value.get("layout") or "bar"
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        c.fail(f"{path}.layout", "must be bar or box")
+        layout = "bar"
+    positions = LAYOUTS[layout]
+    position = value.get("position") or positions[0]
+    if position not in positions:
+        c.fail(
+            f"{path}.position",
+            "must be bottom or top for layout bar"
+            if layout == "bar"
+            else "must be bottom-right or bottom-left for layout box",
+        )
+    colors_in = c.mapping(value.get("colors"), f"{path}.colors", required=False) or {}
+    c.unknown_keys(colors_in, set(COLOR_FIELDS), f"{path}.colors")
+    colors = {}
+    for name in COLOR_FIELDS:
+        if colors_in.get(name) is None:
+            continue
+        color = colors_in[name]
+        if not isinstance(color, str) or not COLOR.match(color.strip()):
+            # Only hex colours: nothing typed here can end a CSS declaration in the widget.
+            c.fail(f"{path}.colors.{name}", "must be a colour written #rgb or #rrggbb")
+            continue
+        colors[name] = color.strip().lower()
+    accent = colors.get("accent", "#0b4fb0")
+    if "accent" in colors and contrast(accent, "#ffffff") < MIN_CONTRAST:
+        c.fail(
+            f"{path}.colors.accent",
+            "is too light for text on white (links, the Customize button): "
+            "needs a contrast of 4.5:1 (WCAG AA)",
+        )
+    if contrast(colors.get("accent_text", "#ffffff"), accent) < MIN_CONTRAST and (
+        "accent" in colors or "accent_text" in colors
+    ):
+        c.fail(
+            f"{path}.colors.accent_text",
+            "has too little contrast with the accent colour: needs 4.5:1 (WCAG AA)",
+        )
+    return {"layout": layout, "position": position, "colors": colors}
 
 
 def _languages_needing(doc_sites) -> dict[str, list[str]]:
@@ -387,6 +463,7 @@ def _site(c: _Checker, site, path, vendor_keys):
             site.get("reload_on_withdrawal"), f"{path}.reload_on_withdrawal", False
         ),
         "notice": c.texts(site.get("notice"), f"{path}.notice", languages, required=False),
+        "appearance": _appearance(c, site.get("appearance"), f"{path}.appearance"),
     }
     categories, seen = [], set()
     for j, category in enumerate(c.listing(site.get("categories"), f"{path}.categories")):

@@ -17,7 +17,10 @@ SITE_PUBLIC_FIELDS = (
     "honor_gpc",
     "reload_on_withdrawal",
     "notice",
+    "appearance",
 )
+# What a site without `appearance` looks like (the registry's defaults).
+DEFAULT_APPEARANCE = {"layout": "bar", "position": "bottom", "colors": {}}
 VENDOR_PUBLIC_FIELDS = (
     "key",
     "name",
@@ -71,6 +74,10 @@ def compile_site(site: dict, organization: dict | None, vendors: dict[str, dict]
     site_part = {field: site.get(field) for field in SITE_PUBLIC_FIELDS}
     site_part["name"] = _only(site["name"], langs)
     site_part["notice"] = _only(site.get("notice"), langs)
+    if site_part["appearance"] is None:
+        # Left out rather than null, so that revisions published before the field existed
+        # compare equal to a republish of the same registry.
+        del site_part["appearance"]
     return {
         "site": site_part,
         "organization": {
@@ -221,6 +228,7 @@ def public_config(revision: dict) -> dict:
         "consent_revision": revision["consent_revision"],
         "published_at": revision["published_at"],
         **{k: v for k, v in content["site"].items() if k not in ("key", "origins")},
+        "appearance": content["site"].get("appearance") or {**DEFAULT_APPEARANCE, "colors": {}},
         "organization": content["organization"],
         "categories": content["categories"],
         "vendors": public_vendors(content),

@@ -42,6 +42,7 @@ FIRST_LAYER_FIELDS = (
     "google_consent_mode",
     "honor_gpc",
     "reload_on_withdrawal",
+    "appearance",
 )
 
 bp = Blueprint("widget", __name__)

@@ -9,7 +9,7 @@ if (current()) {
   releaseHeld(heldAllowed);
   showBanner();
 }
-if (pendingList().length) flushPending();
+if (pendingList().length && !PREVIEW) flushPending();
 document.addEventListener('click', function (e) {
   var opener = e.target.closest && e.target.closest('[data-pc-open]');
   if (opener) { e.preventDefault(); showPreferences(); }

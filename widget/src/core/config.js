@@ -5,6 +5,9 @@ var SERVER = ME && ME.src ? new URL(ME.src).origin : location.origin;
 var NONCE = ME ? ME.nonce || ME.getAttribute('nonce') || '' : '';
 var SITE = CFG.site;
 var API = SERVER + '/api/v1/sites/' + encodeURIComponent(SITE);
+// A preview (the admin's embed page) shows the layers but never stores or records a choice.
+var PREVIEW = ME && ME.hasAttribute('data-preview');
+var LOOK = CFG.appearance || {};
 var GPC = !!(CFG.honor_gpc && navigator.globalPrivacyControl === true);
 
 function pickLanguage() {

@@ -1,5 +1,5 @@
 // The current choice, what it allows, and making a decision.
-var state = { choice: loadChoice(), details: null };
+var state = { choice: PREVIEW ? null : loadChoice(), details: null };
 
 function current() { return isCurrent(state.choice) ? state.choice : null; }
 function categoryAllowed(key) {
@@ -33,6 +33,7 @@ function consentObject() {
 
 // categories: {key: bool} for optional ones; vendors: {key: bool} or null to follow categories.
 function decide(action, categories, vendors) {
+  if (PREVIEW) return hideBanner();
   var before = current(), old = state.choice, cats = {};
   CFG.categories.forEach(function (c) {
     cats[c.key] = c.required ? 1 : gpcRefuses(c) ? 0 : categories[c.key] ? 1 : 0;
@@ -59,7 +60,7 @@ function applyChoice() {
   var ch = current();
   if (ch) consentUpdate(ch.c);
   releaseHeld(heldAllowed);
-  emitChange(consentObject());
+  emitChange(false);
 }
 
 // What was allowed before and is refused now: delete those vendors' cookies, or reload.

@@ -1,8 +1,8 @@
-// The first layer: a non-modal dialog named for the site, with three equal buttons.
+// The first layer: a non-modal dialog named for the site; Accept all and Reject all look the same.
 var banner = null;
 function showBanner() {
   if (!banner) {
-    banner = h('dialog', { class: 'pc-banner', lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
+    banner = h('dialog', { class: 'pc-banner pc-' + LOOK.layout + ' pc-' + LOOK.position, lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
       h('div', { class: 'pc-text' }, [
         h('h2', { id: 'pc-banner-title', text: local(CFG.name) }),
         h('p', { text: local(CFG.notice) || T.body }),
@@ -10,7 +10,7 @@ function showBanner() {
       ]),
       h('div', { class: 'pc-actions' }, [
         button(T.accept, acceptAll), button(T.reject, rejectAll),
-        button(T.custom, function () { showPreferences(); })
+        button(T.custom, function () { showPreferences(); }, 'pc-btn pc-alt')
       ])
     ]);
     ui().append(banner);

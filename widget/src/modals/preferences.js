@@ -14,7 +14,7 @@ function showPreferences() {
       ]),
       prefsBody,
       h('div', { class: 'pc-actions' }, [
-        button(T.reject, rejectAll), button(T.accept, acceptAll), button(T.save, saveChoices)
+        button(T.accept, acceptAll), button(T.reject, rejectAll), button(T.save, saveChoices, 'pc-btn pc-alt')
       ])
     ]);
     ui().append(prefs);

@@ -4,13 +4,17 @@ function ui() {
   if (shadow) return shadow;
   var host = document.createElement('privacy-center-widget');
   shadow = host.attachShadow({ mode: 'open' });
+  // The site's colours, validated as #rgb/#rrggbb by the registry, override the defaults.
+  var css = CSS + ':host{', colors = LOOK.colors || {};
+  for (var k in colors) css += '--pc-' + k + ':' + colors[k] + ';';
+  css += '}';
   try {
     // Constructed stylesheets are allowed by a CSP without 'unsafe-inline'.
     var sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
+    sheet.replaceSync(css);
     shadow.adoptedStyleSheets = [sheet];
   } catch (e) {
-    shadow.append(h('style', { text: CSS }));
+    shadow.append(h('style', { text: css }));
   }
   // First in the page, so that keyboard users reach it first.
   if (document.body) document.body.prepend(host);

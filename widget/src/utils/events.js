@@ -1,6 +1,10 @@
 // Change listeners registered by PrivacyCenter.on('change') and the window event.
 var listeners = [];
-function emitChange(consent) {
+// Fired when a decision is taken (recorded: false) and again once the server's answer, with the
+// consent id and receipt, is stored (recorded: true).
+function emitChange(recorded) {
+  var consent = consentObject();
+  if (consent) consent.recorded = recorded;
   listeners.slice().forEach(function (fn) {
     try { fn(consent); } catch (e) { setTimeout(function () { throw e; }); }
   });
