@@ -209,23 +209,38 @@ ADMIN_PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class AdminClient:
-    """A test client signed in to the admin UI; its posts carry the session's CSRF token."""
+def csrf_token(html: str) -> str:
+    """The CSRF token in a page's forms."""
+    match = _CSRF.search(html)
+    assert match, "the page has no form with a csrf_token"
+    return match[1]
 
-    def __init__(self, client, email: str):
-        self.client, self.email = client, email
-        token = _CSRF.search(client.get("/admin/login").text)[1]
-        client.post(
-            "/admin/login",
-            data={"email": email, "password": ADMIN_PASSWORD, "csrf_token": token},
-        )
-        page = client.get("/admin/")
-        match = _CSRF.search(page.text)
-        assert page.status_code == 200 and match, f"{email} could not sign in"
-        self.csrf = match[1]  # a new token comes with the signed-in session
+
+class FormClient:
+    """A test client that is not signed in; its posts carry its session's CSRF token, taken
+    from the sign-in page, so that a refusal is about who it is, not about a missing token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.csrf = csrf_token(client.get("/admin/login").text)
 
     def get(self, url: str, **kwargs):
         return self.client.get(url, **kwargs)
 
     def post(self, url: str, data: dict | None = None, **kwargs):
         return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
+
+
+class AdminClient(FormClient):
+    """A test client signed in to the admin UI; its posts carry the session's CSRF token."""
+
+    def __init__(self, client, email: str):
+        super().__init__(client)
+        self.email = email
+        client.post(
+            "/admin/login",
+            data={"email": email, "password": ADMIN_PASSWORD, "csrf_token": self.csrf},
+        )
+        page = client.get("/admin/")
+        assert page.status_code == 200 and _CSRF.search(page.text), f"{email} could not sign in"
+        self.csrf = csrf_token(page.text)  # a new token comes with the signed-in session
