@@ -41,10 +41,12 @@ wheel: $(VENV)/.installed
 	$(PY) -m pip wheel -q --no-deps -w dist .
 	@ls dist/*.whl
 
-# Lint and format checks; .ci/run runs them before the suite.
+# Lint, format and type checks; .ci/run runs them before the suite. mypy's settings (which
+# modules are strict) are in pyproject.toml.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest -q -p no:cacheprovider

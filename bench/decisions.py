@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from server.storage import connect
+
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://127.0.0.1:9"
 
@@ -149,9 +151,6 @@ def main():
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-    sys.path.insert(0, str(ROOT))
-    from server.storage import connect
-
     db = connect(db_path)
     count = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

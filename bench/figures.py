@@ -19,24 +19,22 @@ import random
 import re
 import secrets
 import statistics
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from server import create_app
+from server.storage import accounts, connect, migrate
+from server.storage import decisions as decision_log
+from server.storage import figures as figures_store
+from server.storage import registry as registry_store
+from server.storage import revisions as revision_store
+from server.storage.decisions import _bits
+from server.storage.util import iso_to_ms
 
-from server import create_app  # noqa: E402
-from server.storage import accounts, connect, migrate  # noqa: E402
-from server.storage import decisions as decision_log  # noqa: E402
-from server.storage import figures as figures_store  # noqa: E402
-from server.storage import registry as registry_store  # noqa: E402
-from server.storage import revisions as revision_store  # noqa: E402
-from server.storage.decisions import _bits  # noqa: E402
-from server.storage.util import iso_to_ms  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DAYS = 90
 USER_AGENTS = [

@@ -6,13 +6,10 @@ Run: .venv/bin/python bench/widget_size.py   (needs npm for the comparison; a fe
 from __future__ import annotations
 
 import gzip
-import sys
-from pathlib import Path
 
 import brotli
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _widget_common import make_app, vanilla_cookieconsent  # noqa: E402
+from _widget_common import make_app, vanilla_cookieconsent
 
 
 def main():

@@ -11,13 +11,11 @@ from __future__ import annotations
 import statistics
 import sys
 import threading
-from pathlib import Path
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _widget_common import make_app, vanilla_cookieconsent  # noqa: E402
+from _widget_common import make_app, vanilla_cookieconsent
 
 BARE = b"""(function(){var h=document.createElement('div'),r=h.attachShadow({mode:'open'});
 var d=document.createElement('dialog');d.setAttribute('aria-label','Site');

@@ -3,8 +3,9 @@
 Three loopback origins, each a real HTTP server on a free port in a thread:
 
 - ``live``      the privacy-center app on 127.0.0.1, on its own temporary SQLite file, with
-                ``E2E_REGISTRY`` applied and site ``shop`` published. ``live.url``,
-                ``live.db()`` (a fresh connection), ``live.apply(doc)``, ``live.publish(key)``,
+                ``E2E_REGISTRY`` (tests/support.py) applied and site ``shop`` published.
+                ``live.url``, ``live.db()`` (a fresh connection), ``live.apply(doc)``,
+                ``live.publish(key)``,
                 ``live.new_site(key, **changes)`` (a published copy of ``shop`` under its own key,
                 so that a test may publish revisions without disturbing others), and
                 ``live.fail_next(path_part, status)`` (the server really answers ``status`` to
@@ -39,115 +40,11 @@ from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import E2E_REGISTRY
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "build" / "screenshots"
-
-E2E_REGISTRY = {
-    "organization": {
-        "name": {"ja": "株式会社テスト", "en": "Test Inc."},
-        "privacy_policy_url": "https://www.example.co.jp/privacy/",
-    },
-    "vendors": [
-        {
-            "key": "analytics-co",
-            "name": "Analytics Co",
-            "recipient": "Analytics Co LLC",
-            "country": "US",
-            "privacy_policy_url": "https://analytics.example/privacy",
-            "opt_out_url": "https://analytics.example/opt-out",
-            "cookies": [
-                {"name": "_an", "duration_days": 400},
-                {"name": "_an_*", "duration_days": 400},
-            ],
-            "data_sent": {
-                "ja": "閲覧したページのURL、Cookie ID",
-                "en": "Page URLs visited, cookie ID",
-            },
-            "purpose": {"ja": "サイトの利用状況の分析", "en": "Analysing how the site is used"},
-        },
-        {
-            "key": "heatmap-co",
-            "name": "Heatmap Co",
-            "recipient": "Heatmap Co K.K.",
-            "country": "JP",
-            "privacy_policy_url": "https://heatmap.example/privacy",
-            "cookies": [{"name": "_hm", "duration_days": 30}],
-            "data_sent": {"ja": "クリックとスクロール", "en": "Clicks and scrolling"},
-            "purpose": {"ja": "使いやすさの分析", "en": "Analysing usability"},
-        },
-        {
-            "key": "ads-co",
-            "name": "Ads Co",
-            "recipient": "Ads Co Inc.",
-            "country": "US",
-            "privacy_policy_url": "https://ads.example/privacy",
-            "cookies": [{"name": "_ad", "duration_days": 90}],
-            "data_sent": {"ja": "Cookie ID、広告のクリック", "en": "Cookie ID, ad clicks"},
-            "purpose": {"ja": "広告の配信と効果測定", "en": "Showing and measuring ads"},
-        },
-        {
-            "key": "video-co",
-            "name": "Video Co",
-            "recipient": "Video Co LLC",
-            "country": "US",
-            "privacy_policy_url": "https://video.example/privacy",
-            "data_sent": {"ja": "再生状況", "en": "Playback"},
-            "purpose": {"ja": "動画の再生", "en": "Playing videos"},
-        },
-    ],
-    "sites": [
-        {
-            "key": "shop",
-            "name": {"ja": "テストショップ", "en": "Test Shop"},
-            "origins": [],  # filled with the publisher's and the server's origins
-            "languages": ["ja", "en"],
-            "default_language": "ja",
-            "consent_max_age_days": 180,
-            "google_consent_mode": True,
-            "honor_gpc": True,
-            "categories": [
-                {
-                    "key": "necessary",
-                    "required": True,
-                    "name": {"ja": "必須", "en": "Strictly necessary"},
-                    "description": {
-                        "ja": "サイトの動作に欠かせません。",
-                        "en": "The site cannot work without these.",
-                    },
-                },
-                {
-                    "key": "functional",
-                    "name": {"ja": "機能", "en": "Functional"},
-                    "description": {
-                        "ja": "動画などの機能のため。",
-                        "en": "For features such as videos.",
-                    },
-                },
-                {
-                    "key": "analytics",
-                    "name": {"ja": "分析", "en": "Analytics"},
-                    "description": {
-                        "ja": "利用状況の分析のため。",
-                        "en": "For understanding how the site is used.",
-                    },
-                },
-                {
-                    "key": "advertising",
-                    "name": {"ja": "広告", "en": "Advertising"},
-                    "description": {"ja": "広告の配信のため。", "en": "For showing ads."},
-                },
-            ],
-            "vendors": [
-                {"vendor": "video-co", "category": "functional"},
-                {"vendor": "analytics-co", "category": "analytics"},
-                {"vendor": "heatmap-co", "category": "analytics"},
-                {"vendor": "ads-co", "category": "advertising"},
-            ],
-        }
-    ],
-}
 
 
 class ServerThread:

@@ -19,22 +19,18 @@ from server.storage import accounts, connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import ADMIN_PASSWORD, REGISTRY
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots" / "admin"
-EMAIL, PASSWORD = "new-admin@example.com", "a long enough password"
+EMAIL, PASSWORD = "new-admin@example.com", ADMIN_PASSWORD
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(scope="module")
 def admin_server(tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from support import REGISTRY  # the backend's small test registry
-
     path = str(tmp_path_factory.mktemp("admin-e2e") / "pc.db")
     db = connect(path)
     migrate(db)

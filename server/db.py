@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import threading
 
-from flask import current_app
+import sqlite_utils
+from flask import Flask, current_app
 
 from .storage import connect
 
 _local = threading.local()
 
 
-def get_db():
+def get_db() -> sqlite_utils.Database:
     path = current_app.config["DATABASE"]
     if getattr(_local, "path", None) != path:
         if getattr(_local, "db", None) is not None:
@@ -25,9 +26,9 @@ def get_db():
     return _local.db
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     @app.teardown_request
-    def _end_transaction(_error=None):
+    def _end_transaction(_error: BaseException | None = None) -> None:
         # A request that failed mid-write must not leave its transaction to the next one.
         db = getattr(_local, "db", None)
         if db is not None and db.conn.in_transaction:

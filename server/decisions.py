@@ -7,6 +7,8 @@ import hmac
 import ipaddress
 import re
 import secrets
+from collections.abc import Mapping
+from typing import Any, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, Signer
@@ -15,6 +17,21 @@ ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_BODY = 16 * 1024
 MAX_NUMBER = 2**31  # revision numbers, far below what a database integer holds
+
+# A published revision as storage returns it: its number and its compiled content (JSON).
+Revision = dict[str, Any]
+
+
+class Choice(TypedDict):
+    """A validated decision, as the consent log records it."""
+
+    revision: int
+    action: str
+    categories: dict[str, bool]  # every category of the revision, in its order
+    vendors: dict[str, bool]  # every vendor of the revision, in its order
+    language: str
+    page_url: str | None
+    gpc: bool
 
 
 class DecisionError(ValueError):
@@ -27,7 +44,7 @@ def new_consent_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _bool_map(value, field, known, what):
+def _bool_map(value: object, field: str, known: Mapping[str, object], what: str) -> dict[str, bool]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -48,7 +65,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def clean_page_url(value) -> str | None:
+def clean_page_url(value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 2048:
@@ -67,7 +84,7 @@ def clean_page_url(value) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def validate(body, revision: dict, gpc_header: bool = False) -> dict:
+def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choice:
     """Check a decision body against a revision; return the complete choice to record.
 
     The choice lists every category and vendor in the revision's order (the log relies on it).
@@ -98,7 +115,7 @@ def validate(body, revision: dict, gpc_header: bool = False) -> dict:
     gpc = bool(gpc_body or gpc_header)
     gpc_applies = gpc and site.get("honor_gpc", False)
 
-    out_categories = {}
+    out_categories: dict[str, bool] = {}
     for key, category in categories.items():
         if category["required"]:
             if chosen.get(key) is False:
@@ -119,7 +136,7 @@ def validate(body, revision: dict, gpc_header: bool = False) -> dict:
     if action in ("reject_all", "withdraw") and any(out_categories[k] for k in optional):
         raise DecisionError("categories", f"{action} must refuse every optional category")
 
-    out_vendors = {}
+    out_vendors: dict[str, bool] = {}
     for key, vendor in vendors.items():
         category_ok = out_categories[vendor["category"]]
         choice = vendor_choice.get(key, category_ok)
@@ -148,7 +165,7 @@ def validate(body, revision: dict, gpc_header: bool = False) -> dict:
     }
 
 
-def revision_number(body) -> int:
+def revision_number(body: object) -> int:
     if not isinstance(body, dict):
         raise DecisionError("(body)", "must be a JSON object")
     number = body.get("revision")
@@ -172,7 +189,7 @@ class Receipts:
     def issue(self, consent_id: str, site_key: str) -> str:
         return self._signer.sign(f"{consent_id}.{site_key}").decode()
 
-    def check(self, receipt, consent_id: str) -> str | None:
+    def check(self, receipt: object, consent_id: str) -> str | None:
         """The receipt's site if it is genuine and names `consent_id`, else None."""
         if not isinstance(receipt, str) or len(receipt) > 512:
             return None

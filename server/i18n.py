@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 LANGUAGES = ("ja", "en")
 DEFAULT = "ja"
 
@@ -275,18 +277,22 @@ TEXTS = {
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 
-def t(lang: str, key: str, **values) -> str:
+def t(lang: str, key: str, **values: object) -> str:
     """A text of the privacy center in `lang`, with `{placeholders}` filled in."""
     text = TEXTS[lang][key]
     return text.format(**values) if values else text
 
 
-def pick(query_lang: str | None, accept_languages, available=LANGUAGES) -> str:
+def pick(
+    query_lang: str | None,
+    accept_languages: Iterable[tuple[str, float]] | None,
+    available: Sequence[str] = LANGUAGES,
+) -> str:
     """The visitor's language: `?lang=` first, then the Accept-Language header, then Japanese.
 
     `accept_languages` is werkzeug's parsed header (quality-ordered (value, quality) pairs).
     """
-    if query_lang in available:
+    if query_lang is not None and query_lang in available:
         return query_lang
     for value, _quality in accept_languages or ():
         base = value.split("-")[0].lower()
@@ -295,7 +301,7 @@ def pick(query_lang: str | None, accept_languages, available=LANGUAGES) -> str:
     return DEFAULT if DEFAULT in available else available[0]
 
 
-def text_in(texts: dict | None, lang: str) -> str:
+def text_in(texts: Mapping[str, str] | None, lang: str) -> str:
     """An admin-given text in `lang`, or in the other language where a site has only one."""
     if not texts:
         return ""

@@ -1,5 +1,5 @@
-"""Test data and helpers shared by the test modules: a small registry, a decision body and a
-signed-in admin client."""
+"""Test data and helpers shared by the test modules (tests/ and e2e/): a small registry, the
+richer registry of the browser tests, a decision body and a signed-in admin client."""
 
 from __future__ import annotations
 
@@ -85,6 +85,114 @@ REGISTRY = {
 }
 
 
+# The browser tests' registry (e2e/conftest.py): four vendors, two in one category, so that
+# a visitor's choices and the scripts they allow can be told apart.
+E2E_REGISTRY = {
+    "organization": {
+        "name": {"ja": "株式会社テスト", "en": "Test Inc."},
+        "privacy_policy_url": "https://www.example.co.jp/privacy/",
+    },
+    "vendors": [
+        {
+            "key": "analytics-co",
+            "name": "Analytics Co",
+            "recipient": "Analytics Co LLC",
+            "country": "US",
+            "privacy_policy_url": "https://analytics.example/privacy",
+            "opt_out_url": "https://analytics.example/opt-out",
+            "cookies": [
+                {"name": "_an", "duration_days": 400},
+                {"name": "_an_*", "duration_days": 400},
+            ],
+            "data_sent": {
+                "ja": "閲覧したページのURL、Cookie ID",
+                "en": "Page URLs visited, cookie ID",
+            },
+            "purpose": {"ja": "サイトの利用状況の分析", "en": "Analysing how the site is used"},
+        },
+        {
+            "key": "heatmap-co",
+            "name": "Heatmap Co",
+            "recipient": "Heatmap Co K.K.",
+            "country": "JP",
+            "privacy_policy_url": "https://heatmap.example/privacy",
+            "cookies": [{"name": "_hm", "duration_days": 30}],
+            "data_sent": {"ja": "クリックとスクロール", "en": "Clicks and scrolling"},
+            "purpose": {"ja": "使いやすさの分析", "en": "Analysing usability"},
+        },
+        {
+            "key": "ads-co",
+            "name": "Ads Co",
+            "recipient": "Ads Co Inc.",
+            "country": "US",
+            "privacy_policy_url": "https://ads.example/privacy",
+            "cookies": [{"name": "_ad", "duration_days": 90}],
+            "data_sent": {"ja": "Cookie ID、広告のクリック", "en": "Cookie ID, ad clicks"},
+            "purpose": {"ja": "広告の配信と効果測定", "en": "Showing and measuring ads"},
+        },
+        {
+            "key": "video-co",
+            "name": "Video Co",
+            "recipient": "Video Co LLC",
+            "country": "US",
+            "privacy_policy_url": "https://video.example/privacy",
+            "data_sent": {"ja": "再生状況", "en": "Playback"},
+            "purpose": {"ja": "動画の再生", "en": "Playing videos"},
+        },
+    ],
+    "sites": [
+        {
+            "key": "shop",
+            "name": {"ja": "テストショップ", "en": "Test Shop"},
+            "origins": [],  # filled with the publisher's and the server's origins
+            "languages": ["ja", "en"],
+            "default_language": "ja",
+            "consent_max_age_days": 180,
+            "google_consent_mode": True,
+            "honor_gpc": True,
+            "categories": [
+                {
+                    "key": "necessary",
+                    "required": True,
+                    "name": {"ja": "必須", "en": "Strictly necessary"},
+                    "description": {
+                        "ja": "サイトの動作に欠かせません。",
+                        "en": "The site cannot work without these.",
+                    },
+                },
+                {
+                    "key": "functional",
+                    "name": {"ja": "機能", "en": "Functional"},
+                    "description": {
+                        "ja": "動画などの機能のため。",
+                        "en": "For features such as videos.",
+                    },
+                },
+                {
+                    "key": "analytics",
+                    "name": {"ja": "分析", "en": "Analytics"},
+                    "description": {
+                        "ja": "利用状況の分析のため。",
+                        "en": "For understanding how the site is used.",
+                    },
+                },
+                {
+                    "key": "advertising",
+                    "name": {"ja": "広告", "en": "Advertising"},
+                    "description": {"ja": "広告の配信のため。", "en": "For showing ads."},
+                },
+            ],
+            "vendors": [
+                {"vendor": "video-co", "category": "functional"},
+                {"vendor": "analytics-co", "category": "analytics"},
+                {"vendor": "heatmap-co", "category": "analytics"},
+                {"vendor": "ads-co", "category": "advertising"},
+            ],
+        }
+    ],
+}
+
+
 def decision(**overrides):
     body = {
         "revision": 1,
@@ -101,23 +209,38 @@ ADMIN_PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class AdminClient:
-    """A test client signed in to the admin UI; its posts carry the session's CSRF token."""
+def csrf_token(html: str) -> str:
+    """The CSRF token in a page's forms."""
+    match = _CSRF.search(html)
+    assert match, "the page has no form with a csrf_token"
+    return match[1]
 
-    def __init__(self, client, email: str):
-        self.client, self.email = client, email
-        token = _CSRF.search(client.get("/admin/login").text)[1]
-        client.post(
-            "/admin/login",
-            data={"email": email, "password": ADMIN_PASSWORD, "csrf_token": token},
-        )
-        page = client.get("/admin/")
-        match = _CSRF.search(page.text)
-        assert page.status_code == 200 and match, f"{email} could not sign in"
-        self.csrf = match[1]  # a new token comes with the signed-in session
+
+class FormClient:
+    """A test client that is not signed in; its posts carry its session's CSRF token, taken
+    from the sign-in page, so that a refusal is about who it is, not about a missing token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.csrf = csrf_token(client.get("/admin/login").text)
 
     def get(self, url: str, **kwargs):
         return self.client.get(url, **kwargs)
 
     def post(self, url: str, data: dict | None = None, **kwargs):
         return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
+
+
+class AdminClient(FormClient):
+    """A test client signed in to the admin UI; its posts carry the session's CSRF token."""
+
+    def __init__(self, client, email: str):
+        super().__init__(client)
+        self.email = email
+        client.post(
+            "/admin/login",
+            data={"email": email, "password": ADMIN_PASSWORD, "csrf_token": self.csrf},
+        )
+        page = client.get("/admin/")
+        assert page.status_code == 200 and _CSRF.search(page.text), f"{email} could not sign in"
+        self.csrf = csrf_token(page.text)  # a new token comes with the signed-in session

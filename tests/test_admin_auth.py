@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from server.storage import accounts, throttle
-
-PASSWORD = "correct horse battery"
+from support import ADMIN_PASSWORD, FormClient, csrf_token
 
 
 def csrf(client, url="/admin/login"):
-    page = client.get(url)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-
-
-def sign_in(client, db, role="admin", email=None):
-    email = email or f"{role}@example.com"
-    accounts.create_user(db, email, PASSWORD, role)
-    token = csrf(client)
-    response = client.post(
-        "/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
-    return csrf(client, "/admin/")  # a new token comes with the new session
+    return csrf_token(client.get(url).text)
 
 
 def audit_count(db):
@@ -32,11 +17,11 @@ def audit_count(db):
 
 
 def test_sign_in_sets_a_protected_session_cookie_and_sign_out_ends_it(client, db):
-    accounts.create_user(db, "a@example.com", PASSWORD, "admin")
+    accounts.create_user(db, "a@example.com", ADMIN_PASSWORD, "admin")
     token = csrf(client)
     response = client.post(
         "/admin/login?next=/admin/vendors",
-        data={"email": "A@example.com ", "password": PASSWORD, "csrf_token": token},
+        data={"email": "A@example.com ", "password": ADMIN_PASSWORD, "csrf_token": token},
     )
     assert response.status_code == 302 and response.headers["Location"] == "/admin/vendors"
     cookie = response.headers["Set-Cookie"]
@@ -49,30 +34,29 @@ def test_sign_in_sets_a_protected_session_cookie_and_sign_out_ends_it(client, db
 
 
 def test_the_cookie_is_secure_over_https(client, db):
-    accounts.create_user(db, "a@example.com", PASSWORD, "admin")
-    page = client.get("/admin/login", base_url="https://admin.example")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    accounts.create_user(db, "a@example.com", ADMIN_PASSWORD, "admin")
+    token = csrf_token(client.get("/admin/login", base_url="https://admin.example").text)
     response = client.post(
         "/admin/login",
         base_url="https://admin.example",
-        data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token},
+        data={"email": "a@example.com", "password": ADMIN_PASSWORD, "csrf_token": token},
     )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
 def test_an_open_redirect_after_sign_in_is_refused(client, db):
-    accounts.create_user(db, "a@example.com", PASSWORD, "admin")
+    accounts.create_user(db, "a@example.com", ADMIN_PASSWORD, "admin")
     token = csrf(client)
     response = client.post(
         "/admin/login?next=//evil.example/x",
-        data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token},
+        data={"email": "a@example.com", "password": ADMIN_PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/admin/"
 
 
 def test_wrong_password_and_deactivated_users_cannot_sign_in(client, db):
-    user_id = accounts.create_user(db, "a@example.com", PASSWORD, "admin")
-    accounts.create_user(db, "b@example.com", PASSWORD, "admin")
+    user_id = accounts.create_user(db, "a@example.com", ADMIN_PASSWORD, "admin")
+    accounts.create_user(db, "b@example.com", ADMIN_PASSWORD, "admin")
     token = csrf(client)
     wrong = client.post(
         "/admin/login", data={"email": "a@example.com", "password": "nope", "csrf_token": token}
@@ -80,21 +64,22 @@ def test_wrong_password_and_deactivated_users_cannot_sign_in(client, db):
     assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
     accounts.update_user(db, user_id, "test", active=False)
     gone = client.post(
-        "/admin/login", data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token}
+        "/admin/login",
+        data={"email": "a@example.com", "password": ADMIN_PASSWORD, "csrf_token": token},
     )
     assert gone.status_code == 401
 
 
-def test_deactivation_ends_a_running_session(client, db):
-    sign_in(client, db, "editor")
-    accounts.create_user(db, "boss@example.com", PASSWORD, "admin")
-    editor = db.execute("SELECT id FROM users WHERE email = 'editor@example.com'").fetchone()[0]
-    accounts.update_user(db, editor, "test", active=False)
-    assert client.get("/admin/").status_code == 302
+def test_deactivation_ends_a_running_session(admin_client, db):
+    editor = admin_client("editor")
+    accounts.create_user(db, "boss@example.com", ADMIN_PASSWORD, "admin")
+    editor_id = db.execute("SELECT id FROM users WHERE email = 'editor@example.com'").fetchone()[0]
+    accounts.update_user(db, editor_id, "test", active=False)
+    assert editor.get("/admin/").status_code == 302
 
 
 def test_failed_sign_ins_are_slowed_per_account_and_remembered_in_the_database(client, db):
-    accounts.create_user(db, "a@example.com", PASSWORD, "admin")
+    accounts.create_user(db, "a@example.com", ADMIN_PASSWORD, "admin")
     token = csrf(client)
     for _ in range(throttle.FREE_TRIES["account"]):
         assert (
@@ -106,7 +91,8 @@ def test_failed_sign_ins_are_slowed_per_account_and_remembered_in_the_database(c
         )
     # Even the right password waits now: the guesser cannot tell when they hit it.
     slowed = client.post(
-        "/admin/login", data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token}
+        "/admin/login",
+        data={"email": "a@example.com", "password": ADMIN_PASSWORD, "csrf_token": token},
     )
     assert slowed.status_code == 429 and "Try again in" in slowed.text
     rows = db.execute("SELECT COUNT(*) FROM login_failures WHERE scope = 'account:a@example.com'")
@@ -129,19 +115,22 @@ def test_throttle_waits_double_and_cover_addresses(db):
     assert throttle.wait_seconds(db, "a@example.com", "10.0.0.9", now=now) == 0
 
 
-def test_a_form_without_the_csrf_token_changes_nothing(client, db):
-    sign_in(client, db, "admin")
+def test_a_form_without_the_csrf_token_changes_nothing(admin_client, db):
+    admin = admin_client("admin")
     before = audit_count(db)
     for data in ({}, {"csrf_token": "forged"}):
-        response = client.post(
+        response = admin.client.post(
             "/admin/users", data={"email": "x@example.com", "role": "admin", **data}
         )
         assert response.status_code == 400 and "expired" in response.text
     assert audit_count(db) == before
     assert db.execute("SELECT COUNT(*) FROM users WHERE email = 'x@example.com'").fetchone()[0] == 0
     # The login form is protected too (login CSRF).
-    client.post("/admin/logout", data={"csrf_token": csrf(client, "/admin/")})
-    refused = client.post("/admin/login", data={"email": "admin@example.com", "password": PASSWORD})
+    admin.post("/admin/logout")
+    assert admin.get("/admin/").status_code == 302
+    refused = admin.client.post(
+        "/admin/login", data={"email": "admin@example.com", "password": ADMIN_PASSWORD}
+    )
     assert refused.status_code == 400
 
 
@@ -203,13 +192,10 @@ RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
 
 @pytest.mark.parametrize("role", ["anonymous", "viewer", "editor", "admin"])
-def test_each_role_against_each_action(client, db, published, role):
+def test_each_role_against_each_action(client, admin_client, db, published, role):
     from server.storage import revisions as revision_store
 
-    if role != "anonymous":
-        token = sign_in(client, db, role)
-    else:
-        token = csrf(client)
+    user = FormClient(client) if role == "anonymous" else admin_client(role)
     # A second revision, so that a rollback to 1 has something to do.
     from server.storage import registry as registry_store
 
@@ -219,10 +205,7 @@ def test_each_role_against_each_action(client, db, published, role):
     revision_store.publish(db, "shop", "test")
     for method, url, form, least in ACTIONS:
         before = audit_count(db)
-        if method == "GET":
-            response = client.get(url)
-        else:
-            response = client.post(url, data={**form, "csrf_token": token})
+        response = user.get(url) if method == "GET" else user.post(url, data=form)
         allowed = role != "anonymous" and RANK[role] >= RANK[least]
         if allowed:
             assert response.status_code in (200, 302), (role, url, response.status_code)

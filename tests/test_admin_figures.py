@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from server.storage import accounts, connect, migrate
+from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import figures as figures_store
 from server.storage.schema import STEPS
-
-PASSWORD = "correct horse battery"
 
 
 def choice(action, analytics, ads, revision=1):
@@ -89,41 +87,33 @@ def test_the_migration_builds_rollups_from_an_existing_log(tmp_path, published, 
     assert rollup_rows(migrated) == expected
 
 
-def test_the_figures_page_shows_shares_and_rates(client, db, published):
+def test_the_figures_page_shows_shares_and_rates(admin_client, db, published):
     for i in range(3):
         decision_log.record(db, "shop", f"a{i:021d}", choice("accept_all", True, True), None, None)
     decision_log.record(db, "shop", "r" * 22, choice("reject_all", False, False), None, None)
-    accounts.create_user(db, "v@example.com", PASSWORD, "viewer")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post(
-        "/admin/login", data={"email": "v@example.com", "password": PASSWORD, "csrf_token": token}
-    )
-    page = client.get("/admin/sites/shop/figures").text
+    viewer = admin_client("viewer")
+    page = viewer.get("/admin/sites/shop/figures").text
     assert "4 decisions from" in page
     assert page.count("<svg") == 4
     # accept all 3 of 4, reject all 1 of 4; analytics accepted by 3 of 4.
     assert "75.0%" in page and "25.0%" in page
     assert re.search(r"Analytics <code>analytics</code></th>\s*<td>75.0%", page)
-    bad = client.get("/admin/sites/shop/figures?from=2026-02-10&to=2026-01-01")
+    bad = viewer.get("/admin/sites/shop/figures?from=2026-02-10&to=2026-01-01")
     assert bad.status_code == 400 and "must not be after" in bad.text
-    empty = client.get("/admin/sites/shop/figures?from=2001-01-01&to=2001-01-30").text
+    empty = viewer.get("/admin/sites/shop/figures?from=2001-01-01&to=2001-01-30").text
     assert "0 decisions from 2001-01-01 to 2001-01-30" in empty
 
 
-def test_consent_search_and_streamed_export(client, db, published):
+def test_consent_search_and_streamed_export(admin_client, db, published):
     decision_log.record(db, "shop", "x" * 22, choice("custom", True, False), None, None)
-    accounts.create_user(db, "v@example.com", PASSWORD, "viewer")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post(
-        "/admin/login", data={"email": "v@example.com", "password": PASSWORD, "csrf_token": token}
-    )
-    found = client.get("/admin/consents?consent_id=" + "x" * 22).text
+    viewer = admin_client("viewer")
+    found = viewer.get("/admin/consents?consent_id=" + "x" * 22).text
     assert "custom" in found and "analytics ✓" in found and "advertising ✗" in found
-    export = client.get("/admin/consents/export?site=shop&format=jsonl")
+    export = viewer.get("/admin/consents/export?site=shop&format=jsonl")
     assert export.status_code == 200 and export.headers["Content-Type"].startswith(
         "application/x-ndjson"
     )
     assert '"consent_id":"' + "x" * 22 in export.get_data(as_text=True)
-    csv = client.get("/admin/consents/export?site=shop&format=csv&from=2001-01-01&to=2001-01-02")
+    csv = viewer.get("/admin/consents/export?site=shop&format=csv&from=2001-01-01&to=2001-01-02")
     assert csv.get_data(as_text=True).strip().startswith("recorded_at,consent_id")
     assert csv.get_data(as_text=True).count("\n") == 1

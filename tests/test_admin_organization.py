@@ -7,10 +7,8 @@ import re
 
 import pytest
 
-from server.storage import accounts
 from server.storage import registry as registry_store
-
-PASSWORD = "correct horse battery"
+from support import FormClient
 
 SECTION = {
     "key": "contact",
@@ -35,19 +33,6 @@ BLOG = {
     ],
     "vendors": [{"vendor": "video", "category": "necessary"}],
 }
-
-
-def csrf(client, path="/admin/login"):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)[1]
-
-
-def signed_in(client, db, role="editor"):
-    accounts.create_user(db, f"{role}@example.com", PASSWORD, role)
-    client.post(
-        "/admin/login",
-        data={"email": f"{role}@example.com", "password": PASSWORD, "csrf_token": csrf(client)},
-    )
-    return csrf(client, "/admin/")
 
 
 def field_error(html, name):
@@ -116,15 +101,11 @@ RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
 
 @pytest.mark.parametrize("role", ["anonymous", "viewer", "editor", "admin"])
-def test_each_role_against_each_action(client, db, setup, role):
-    token = csrf(client) if role == "anonymous" else signed_in(client, db, role)
+def test_each_role_against_each_action(client, admin_client, db, setup, role):
+    user = FormClient(client) if role == "anonymous" else admin_client(role)
     for method, url, form, least in ACTIONS:
         before = len(audit_rows(db))
-        response = (
-            client.get(url)
-            if method == "GET"
-            else client.post(url, data={**form, "csrf_token": token})
-        )
+        response = user.get(url) if method == "GET" else user.post(url, data=form)
         if role != "anonymous" and RANK[role] >= RANK[least]:
             assert response.status_code in (200, 302), (role, url, response.status_code)
             assert "/admin/login" not in response.headers.get("Location", "")
@@ -142,23 +123,23 @@ def test_each_role_against_each_action(client, db, setup, role):
         assert "blog" in registry_store.site_keys(db)
 
 
-def test_a_viewer_reads_but_gets_no_buttons(client, db, setup):
-    signed_in(client, db, "viewer")
-    page = client.get("/admin/organization").text
+def test_a_viewer_reads_but_gets_no_buttons(admin_client, db, setup):
+    viewer = admin_client("viewer")
+    page = viewer.get("/admin/organization").text
     assert "Sample Inc." in page and "About" in page
     assert '<fieldset class="plain" disabled>' in page
     assert "Save organization" not in page and "New section" not in page
     assert "Move about" not in page
-    assert "Delete this site" not in client.get("/admin/sites/blog").text
+    assert "Delete this site" not in viewer.get("/admin/sites/blog").text
 
 
-def test_navigation_links_to_the_page(client, db, setup):
-    signed_in(client, db, "viewer")
-    assert 'href="/admin/organization"' in client.get("/admin/").text
+def test_navigation_links_to_the_page(admin_client, db, setup):
+    viewer = admin_client("viewer")
+    assert 'href="/admin/organization"' in viewer.get("/admin/").text
 
 
-def test_forms_without_the_csrf_token_change_nothing(client, db, setup):
-    signed_in(client, db, "admin")
+def test_forms_without_the_csrf_token_change_nothing(admin_client, db, setup):
+    admin = admin_client("admin")
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
     for url, form in [
         ("/admin/organization", {"name.ja": "別名", "name.en": "Other"}),
@@ -167,7 +148,7 @@ def test_forms_without_the_csrf_token_change_nothing(client, db, setup):
         ("/admin/sites/blog/delete", {}),
     ]:
         for extra in ({}, {"csrf_token": "forged"}):
-            response = client.post(url, data={**form, **extra})
+            response = admin.client.post(url, data={**form, **extra})
             assert response.status_code == 400 and "expired" in response.text, url
     assert registry_store.load(db) == before_doc and audit_rows(db) == before_audit
 
@@ -175,15 +156,14 @@ def test_forms_without_the_csrf_token_change_nothing(client, db, setup):
 # Editing the organization
 
 
-def test_save_the_organization_with_an_audit_entry(client, db, setup):
-    token = signed_in(client, db)
-    response = client.post(
+def test_save_the_organization_with_an_audit_entry(admin_client, db, setup):
+    editor = admin_client("editor")
+    response = editor.post(
         "/admin/organization",
         data={
             "name.ja": "株式会社テスト",
             "name.en": "Test K.K.",
             "privacy_policy_url": "https://test.example/privacy",
-            "csrf_token": token,
         },
         follow_redirects=True,
     )
@@ -202,20 +182,19 @@ def test_save_the_organization_with_an_audit_entry(client, db, setup):
     assert json.loads(before)["name"]["en"] == "Sample Inc."
     assert json.loads(after)["name"]["en"] == "Test K.K."
     # Live on the public front page at once, with the new policy link.
-    front = client.get("/?lang=en").text
+    front = editor.get("/?lang=en").text
     assert "Test K.K." in front and 'href="https://test.example/privacy"' in front
 
 
-def test_organization_errors_are_next_to_their_fields_and_nothing_is_saved(client, db, setup):
-    token = signed_in(client, db)
+def test_organization_errors_are_next_to_their_fields_and_nothing_is_saved(admin_client, db, setup):
+    editor = admin_client("editor")
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    response = client.post(
+    response = editor.post(
         "/admin/organization",
         data={
             "name.ja": "株式会社<i>テスト</i>",
             "name.en": "",
             "privacy_policy_url": "ftp://x",
-            "csrf_token": token,
         },
     )
     assert response.status_code == 400
@@ -230,16 +209,14 @@ def test_organization_errors_are_next_to_their_fields_and_nothing_is_saved(clien
     assert registry_store.load(db) == before_doc and audit_rows(db) == before_audit
 
 
-def test_the_organization_can_be_created_when_the_registry_has_none(client, db, registry_doc):
+def test_the_organization_can_be_created_when_the_registry_has_none(admin_client, db, registry_doc):
     del registry_doc["organization"]
     registry_store.apply(db, registry_doc, "test")
-    token = signed_in(client, db)
-    refused = client.post("/admin/organization/sections/new", data={**SECTION, "csrf_token": token})
+    editor = admin_client("editor")
+    refused = editor.post("/admin/organization/sections/new", data=SECTION)
     assert refused.status_code == 409 and "Save the organization&#39;s name first." in refused.text
     assert "organization" not in registry_store.load(db)
-    client.post(
-        "/admin/organization", data={"name.ja": "新会社", "name.en": "New Co.", "csrf_token": token}
-    )
+    editor.post("/admin/organization", data={"name.ja": "新会社", "name.en": "New Co."})
     assert org(db)["name"] == {"ja": "新会社", "en": "New Co."} and org(db)["sections"] == []
     assert audit_rows(db)[-1][1:4] == ("create", "organization", "organization")
 
@@ -247,49 +224,40 @@ def test_the_organization_can_be_created_when_the_registry_has_none(client, db, 
 # Sections
 
 
-def test_add_edit_reorder_and_remove_sections(client, db, setup):
-    token = signed_in(client, db)
-    response = client.post(
-        "/admin/organization/sections/new", data={**SECTION, "csrf_token": token}
-    )
+def test_add_edit_reorder_and_remove_sections(admin_client, db, setup):
+    editor = admin_client("editor")
+    response = editor.post("/admin/organization/sections/new", data=SECTION)
     assert response.status_code == 302 and response.headers["Location"].endswith("#sections")
     assert [s["key"] for s in org(db)["sections"]] == ["about", "contact"]
     assert org(db)["sections"][1]["body"]["en"] == "Write to **privacy@example.jp**."
     # The key cannot be changed by an edit: the URL's key wins.
-    client.post(
+    editor.post(
         "/admin/organization/sections/contact",
-        data={**SECTION, "key": "renamed", "title.en": "Contact us", "csrf_token": token},
+        data={**SECTION, "key": "renamed", "title.en": "Contact us"},
     )
     assert [s["key"] for s in org(db)["sections"]] == ["about", "contact"]
     assert org(db)["sections"][1]["title"]["en"] == "Contact us"
-    client.post(
-        "/admin/organization/sections/contact/move", data={"direction": "up", "csrf_token": token}
-    )
+    editor.post("/admin/organization/sections/contact/move", data={"direction": "up"})
     assert [s["key"] for s in org(db)["sections"]] == ["contact", "about"]
-    front = client.get("/?lang=en").text
+    front = editor.get("/?lang=en").text
     assert front.index("Contact us") < front.index("About")
     assert "<strong>privacy@example.jp</strong>" in front  # Markdown rendered
-    client.post("/admin/organization/sections/about/delete", data={"csrf_token": token})
+    editor.post("/admin/organization/sections/about/delete")
     assert [s["key"] for s in org(db)["sections"]] == ["contact"]
-    assert "About us." not in client.get("/?lang=en").text
+    assert "About us." not in editor.get("/?lang=en").text
     entries = [(r[1], r[2], r[0]) for r in audit_rows(db)[-4:]]
     assert entries == [("update", "organization", "user:editor@example.com")] * 4
     removed = audit_rows(db)[-1]
     assert [s["key"] for s in json.loads(removed[5])["sections"]] == ["contact", "about"]
     # An unknown section is a 404 and changes nothing.
-    assert (
-        client.post(
-            "/admin/organization/sections/nope/delete", data={"csrf_token": token}
-        ).status_code
-        == 404
-    )
-    assert client.get("/admin/organization/sections/nope").status_code == 404
+    assert editor.post("/admin/organization/sections/nope/delete").status_code == 404
+    assert editor.get("/admin/organization/sections/nope").status_code == 404
 
 
-def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(client, db, setup):
-    token = signed_in(client, db)
+def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(admin_client, db, setup):
+    editor = admin_client("editor")
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    response = client.post(
+    response = editor.post(
         "/admin/organization/sections/new",
         data={
             "key": "Bad Key!",
@@ -297,7 +265,6 @@ def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(client, db
             "title.en": "Title",
             "body.ja": "本文",
             "body.en": "",
-            "csrf_token": token,
         },
     )
     assert response.status_code == 400
@@ -307,20 +274,17 @@ def test_section_errors_are_next_to_their_fields_and_nothing_is_saved(client, db
     assert "missing" in field_error(page, "body-en")
     assert field_error(page, "title-en") is None
     assert 'value="Bad Key!"' in page and ">本文</textarea>" in page
-    duplicate = client.post(
-        "/admin/organization/sections/new", data={**SECTION, "key": "about", "csrf_token": token}
-    )
+    duplicate = editor.post("/admin/organization/sections/new", data={**SECTION, "key": "about"})
     assert duplicate.status_code == 400
     assert "already exists" in field_error(duplicate.text, "key")
     # An edit with a missing text keeps the old section whole.
-    edit = client.post(
+    edit = editor.post(
         "/admin/organization/sections/about",
         data={
             "title.ja": "新しい見出し",
             "title.en": "",
             "body.ja": "x",
             "body.en": "y",
-            "csrf_token": token,
         },
     )
     assert edit.status_code == 400 and "missing" in field_error(edit.text, "title-en")
@@ -334,18 +298,17 @@ XSS_BODY = (
 )
 
 
-def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(client, db, setup):
-    token = signed_in(client, db)
-    client.post(
+def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(admin_client, db, setup):
+    editor = admin_client("editor")
+    editor.post(
         "/admin/organization",
         data={
             "name.ja": "<b>株式会社</b>",
             "name.en": '"><svg onload=alert(0)>',
             "privacy_policy_url": "https://example.jp/p",
-            "csrf_token": token,
         },
     )
-    response = client.post(
+    response = editor.post(
         "/admin/organization/sections/new",
         data={
             "key": "rights",
@@ -353,20 +316,19 @@ def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(client, db, 
             "title.en": XSS_TITLE,
             "body.ja": XSS_BODY,
             "body.en": XSS_BODY,
-            "csrf_token": token,
         },
     )
     assert response.status_code == 302
     for lang in ("en", "ja"):
-        client.post("/admin/language", data={"lang": lang, "next": "/admin/", "csrf_token": token})
+        editor.post("/admin/language", data={"lang": lang, "next": "/admin/"})
         for url in ("/admin/organization", "/admin/organization/sections/rights", "/admin/audit"):
-            page = client.get(url).text
+            page = editor.get(url).text
             assert "<script>alert" not in page and "<img src=x" not in page, url
             assert "<svg onload" not in page and "<b>株式会社</b>" not in page, url
-        listing = client.get("/admin/organization").text
+        listing = editor.get("/admin/organization").text
         assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;Rights" in listing
     for lang in ("en", "ja"):
-        front = client.get(f"/?lang={lang}").text
+        front = editor.get(f"/?lang={lang}").text
         assert "<script>alert" not in front and "<img src=x" not in front
         assert "<svg onload" not in front and "<b>株式会社</b>" not in front
         assert (
@@ -380,16 +342,14 @@ def test_typed_markup_is_escaped_in_the_admin_and_on_the_front_page(client, db, 
 # Deleting a site
 
 
-def test_an_unpublished_site_is_deleted_after_a_confirmation(client, db, setup):
-    token = signed_in(client, db)
-    settings = client.get("/admin/sites/blog").text
+def test_an_unpublished_site_is_deleted_after_a_confirmation(admin_client, db, setup):
+    editor = admin_client("editor")
+    settings = editor.get("/admin/sites/blog").text
     assert 'href="/admin/sites/blog/delete"' in settings
-    confirm = client.get("/admin/sites/blog/delete").text
+    confirm = editor.get("/admin/sites/blog/delete").text
     assert "Yes, delete site blog" in confirm and 'action="/admin/sites/blog/delete"' in confirm
     assert "1 categories and 1 vendor assignments" in confirm
-    response = client.post(
-        "/admin/sites/blog/delete", data={"csrf_token": token}, follow_redirects=True
-    )
+    response = editor.post("/admin/sites/blog/delete", follow_redirects=True)
     assert "Site blog deleted." in response.text
     assert registry_store.site_keys(db) == ["shop"]
     assert any(v["key"] == "video" for v in registry_store.load(db)["vendors"])
@@ -401,41 +361,37 @@ def test_an_unpublished_site_is_deleted_after_a_confirmation(client, db, setup):
     }
     site_entry = next(r for r in audit_rows(db) if r[2] == "site" and r[1] == "delete")
     assert json.loads(site_entry[5])["origins"] == ["https://blog.example"]
-    assert client.get("/admin/sites/blog").status_code == 404
-    assert client.post("/admin/sites/blog/delete", data={"csrf_token": token}).status_code == 404
+    assert editor.get("/admin/sites/blog").status_code == 404
+    assert editor.post("/admin/sites/blog/delete").status_code == 404
 
 
-def test_a_published_site_cannot_be_deleted(client, db, setup):
-    token = signed_in(client, db)
-    settings = client.get("/admin/sites/shop").text
+def test_a_published_site_cannot_be_deleted(admin_client, db, setup):
+    editor = admin_client("editor")
+    settings = editor.get("/admin/sites/shop").text
     assert "it cannot be deleted" in settings and 'href="/admin/sites/shop/delete"' not in settings
-    confirm = client.get("/admin/sites/shop/delete").text
+    confirm = editor.get("/admin/sites/shop/delete").text
     assert "has published revisions and cannot be deleted" in confirm
     assert "Yes, delete" not in confirm
     before_doc, before_audit = registry_store.load(db), audit_rows(db)
-    response = client.post("/admin/sites/shop/delete", data={"csrf_token": token})
+    response = editor.post("/admin/sites/shop/delete")
     assert response.status_code == 302 and response.headers["Location"].endswith("#delete")
-    page = client.get(response.headers["Location"]).text
+    page = editor.get(response.headers["Location"]).text
     assert "Site shop has published revisions and cannot be deleted" in page
     assert registry_store.load(db) == before_doc and audit_rows(db) == before_audit
     # The admin API refuses the same.
-    assert client.get("/api/v1/sites/shop/config").status_code == 200
+    assert editor.get("/api/v1/sites/shop/config").status_code == 200
 
 
-def test_the_pages_speak_japanese(client, db, setup):
-    token = signed_in(client, db)
-    client.post("/admin/language", data={"lang": "ja", "next": "/admin/", "csrf_token": token})
-    page = client.get("/admin/organization").text
+def test_the_pages_speak_japanese(admin_client, db, setup):
+    editor = admin_client("editor")
+    editor.post("/admin/language", data={"lang": "ja", "next": "/admin/"})
+    page = editor.get("/admin/organization").text
     assert (
         '<html lang="ja">' in page and "組織" in page and "プライバシーセンターのセクション" in page
     )
-    assert "新しいセクション" in client.get("/admin/organization/sections/new").text
-    assert "はい、サイト blog を削除します" in client.get("/admin/sites/blog/delete").text
-    refused = client.post(
-        "/admin/sites/shop/delete", data={"csrf_token": token}, follow_redirects=True
-    ).text
+    assert "新しいセクション" in editor.get("/admin/organization/sections/new").text
+    assert "はい、サイト blog を削除します" in editor.get("/admin/sites/blog/delete").text
+    refused = editor.post("/admin/sites/shop/delete", follow_redirects=True).text
     assert "公開済みのリビジョンがあるため削除できません" in refused
-    errors = client.post(
-        "/admin/organization", data={"name.ja": "", "name.en": "X", "csrf_token": token}
-    ).text
+    errors = editor.post("/admin/organization", data={"name.ja": "", "name.en": "X"}).text
     assert "何も保存されていません" in errors

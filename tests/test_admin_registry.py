@@ -5,22 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from server.storage import accounts
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-
-PASSWORD = "correct horse battery"
-
-
-def signed_in(client, db, role="editor"):
-    accounts.create_user(db, f"{role}@example.com", PASSWORD, role)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)[1]
-    client.post(
-        "/admin/login",
-        data={"email": f"{role}@example.com", "password": PASSWORD, "csrf_token": token},
-    )
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/").text)[1]
-
 
 VENDOR = {
     "key": "chat-widget",
@@ -42,9 +28,9 @@ def field_error(html, name):
     return match and match[1]
 
 
-def test_create_a_vendor_with_every_field(client, db, published):
-    token = signed_in(client, db)
-    response = client.post("/admin/vendors/new", data={**VENDOR, "csrf_token": token})
+def test_create_a_vendor_with_every_field(admin_client, db, published):
+    editor = admin_client("editor")
+    response = editor.post("/admin/vendors/new", data=VENDOR)
     assert response.status_code == 302
     vendor = next(v for v in registry_store.load(db)["vendors"] if v["key"] == "chat-widget")
     assert vendor["country"] == "JP"
@@ -60,14 +46,14 @@ def test_create_a_vendor_with_every_field(client, db, published):
     assert entry[:3] == ("user:editor@example.com", "create", "vendor")
     assert json.loads(entry[3])["name"] == "Chat <b>Widget</b>"
     # What an admin typed is escaped wherever it is shown.
-    listing = client.get("/admin/vendors").text
+    listing = editor.get("/admin/vendors").text
     assert "Chat &lt;b&gt;Widget&lt;/b&gt;" in listing and "<b>Widget</b>" not in listing
-    audit = client.get("/admin/audit").text
+    audit = editor.get("/admin/audit").text
     assert "<b>Widget</b>" not in audit
 
 
-def test_each_problem_is_shown_next_to_its_field_and_nothing_is_saved(client, db, published):
-    token = signed_in(client, db)
+def test_each_problem_is_shown_next_to_its_field_and_nothing_is_saved(admin_client, db, published):
+    editor = admin_client("editor")
     before = registry_store.load(db)
     audit_before = db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     bad = {
@@ -78,7 +64,7 @@ def test_each_problem_is_shown_next_to_its_field_and_nothing_is_saved(client, db
         "cookies": "_ok, 10\n_bad, soon",
         "country": "Japan",
     }
-    response = client.post("/admin/vendors/new", data={**bad, "csrf_token": token})
+    response = editor.post("/admin/vendors/new", data={**bad})
     assert response.status_code == 400
     html = response.text
     assert "must match" in field_error(html, "key")
@@ -99,8 +85,8 @@ def test_each_problem_is_shown_next_to_its_field_and_nothing_is_saved(client, db
     assert db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == audit_before
 
 
-def test_a_vendor_used_by_a_site_needs_texts_in_its_languages(client, db, published):
-    token = signed_in(client, db)
+def test_a_vendor_used_by_a_site_needs_texts_in_its_languages(admin_client, db, published):
+    editor = admin_client("editor")
     form = {
         "key": "video",
         "name": "Video Player",
@@ -109,41 +95,38 @@ def test_a_vendor_used_by_a_site_needs_texts_in_its_languages(client, db, publis
         "data_sent.ja": "再生状況",
         "purpose.ja": "動画の再生",
         "purpose.en": "Playing videos",
-        "csrf_token": token,
     }
-    response = client.post("/admin/vendors/video", data=form)
+    response = editor.post("/admin/vendors/video", data=form)
     assert response.status_code == 400 and field_error(response.text, "data_sent-en")
 
 
-def test_a_vendor_in_use_cannot_be_deleted(client, db, published):
-    token = signed_in(client, db)
-    response = client.post(
-        "/admin/vendors/video/delete", data={"csrf_token": token}, follow_redirects=True
-    )
+def test_a_vendor_in_use_cannot_be_deleted(admin_client, db, published):
+    editor = admin_client("editor")
+    response = editor.post("/admin/vendors/video/delete", follow_redirects=True)
     assert "still assigned to shop" in response.text
     assert any(v["key"] == "video" for v in registry_store.load(db)["vendors"])
 
 
-def test_assign_publish_with_diff_and_roll_back(client, db, published):
-    token = signed_in(client, db)
-    client.post("/admin/vendors/new", data={**VENDOR, "csrf_token": token})
-    response = client.post(
+def test_assign_publish_with_diff_and_roll_back(admin_client, db, published):
+    editor = admin_client("editor")
+    editor.post("/admin/vendors/new", data=VENDOR)
+    response = editor.post(
         "/admin/sites/shop/vendors",
-        data={"vendor": "chat-widget", "category": "functional", "csrf_token": token},
+        data={"vendor": "chat-widget", "category": "functional"},
         follow_redirects=True,
     )
     assert "Vendor chat-widget assigned to functional" in response.text
-    preview = client.get("/admin/sites/shop/publish").text
+    preview = editor.get("/admin/sites/shop/publish").text
     assert "Vendor added:" in preview and "chat-widget" in preview
     assert "Visitors will be asked to decide again." in preview
-    client.post("/admin/sites/shop/publish", data={"csrf_token": token})
-    live = client.get("/api/v1/sites/shop/config").get_json()
+    editor.post("/admin/sites/shop/publish")
+    live = editor.get("/api/v1/sites/shop/config").get_json()
     assert live["revision"] == 2 and "chat-widget" in [v["key"] for v in live["vendors"]]
-    assert "Nothing to publish" not in client.get("/admin/sites/shop/revisions").text
-    rollback = client.get("/admin/sites/shop/revisions/1/rollback").text
+    assert "Nothing to publish" not in editor.get("/admin/sites/shop/revisions").text
+    rollback = editor.get("/admin/sites/shop/revisions/1/rollback").text
     assert "Vendor removed:" in rollback
-    client.post("/admin/sites/shop/revisions/1/rollback", data={"csrf_token": token})
-    live = client.get("/api/v1/sites/shop/config").get_json()
+    editor.post("/admin/sites/shop/revisions/1/rollback")
+    live = editor.get("/api/v1/sites/shop/config").get_json()
     assert live["revision"] == 3 and "chat-widget" not in [v["key"] for v in live["vendors"]]
     # The draft keeps the vendor: a rollback changes what is live, not the registry.
     assert "chat-widget" in [a["vendor"] for a in registry_store.load(db)["sites"][0]["vendors"]]
@@ -160,9 +143,9 @@ def test_assign_publish_with_diff_and_roll_back(client, db, published):
     ] * 2
 
 
-def test_site_settings_errors_and_category_rules(client, db, published):
-    token = signed_in(client, db)
-    response = client.post(
+def test_site_settings_errors_and_category_rules(admin_client, db, published):
+    editor = admin_client("editor")
+    response = editor.post(
         "/admin/sites/shop",
         data={
             "name.ja": "ショップ",
@@ -172,7 +155,6 @@ def test_site_settings_errors_and_category_rules(client, db, published):
             "languages.en": "1",
             "default_language": "ja",
             "consent_max_age_days": "1000",
-            "csrf_token": token,
         },
     )
     assert response.status_code == 400
@@ -182,24 +164,23 @@ def test_site_settings_errors_and_category_rules(client, db, published):
     )
     assert "between 1 and 395" in field_error(response.text, "consent_max_age_days")
     # A category that still holds vendors cannot be deleted.
-    refused = client.post(
+    refused = editor.post(
         "/admin/sites/shop/categories/analytics/delete",
-        data={"csrf_token": token},
         follow_redirects=True,
     )
     assert "still holds google-analytics" in refused.text
-    moved = client.post(
+    moved = editor.post(
         "/admin/sites/shop/categories/advertising/move",
-        data={"direction": "up", "csrf_token": token},
+        data={"direction": "up"},
     )
     assert moved.status_code == 302
     keys = [c["key"] for c in registry_store.load(db)["sites"][0]["categories"]]
     assert keys == ["necessary", "functional", "advertising", "analytics"]
 
 
-def test_create_a_site_and_a_category(client, db, published):
-    token = signed_in(client, db)
-    response = client.post(
+def test_create_a_site_and_a_category(admin_client, db, published):
+    editor = admin_client("editor")
+    response = editor.post(
         "/admin/sites/new",
         data={
             "key": "blog",
@@ -211,11 +192,10 @@ def test_create_a_site_and_a_category(client, db, published):
             "default_language": "en",
             "consent_max_age_days": "90",
             "honor_gpc": "1",
-            "csrf_token": token,
         },
     )
     assert response.status_code == 302
-    response = client.post(
+    response = editor.post(
         "/admin/sites/blog/categories/new",
         data={
             "key": "advertising",
@@ -224,7 +204,6 @@ def test_create_a_site_and_a_category(client, db, published):
             "description.ja": "広告",
             "description.en": "Ads",
             "gpc_refuses": "1",
-            "csrf_token": token,
         },
     )
     assert response.status_code == 302
@@ -235,7 +214,7 @@ def test_create_a_site_and_a_category(client, db, published):
         "ad_user_data",
         "ad_personalization",
     ]
-    duplicate = client.post(
+    duplicate = editor.post(
         "/admin/sites/new",
         data={
             "key": "blog",
@@ -244,14 +223,13 @@ def test_create_a_site_and_a_category(client, db, published):
             "origins": "https://b.example",
             "languages.ja": "1",
             "default_language": "ja",
-            "csrf_token": token,
         },
     )
     assert duplicate.status_code == 400 and "already exists" in field_error(duplicate.text, "key")
 
 
-def test_the_ui_speaks_japanese_when_chosen(client, db, published):
-    token = signed_in(client, db)
-    client.post("/admin/language", data={"lang": "ja", "next": "/admin/", "csrf_token": token})
-    page = client.get("/admin/vendors").text
+def test_the_ui_speaks_japanese_when_chosen(admin_client, db, published):
+    editor = admin_client("editor")
+    editor.post("/admin/language", data={"lang": "ja", "next": "/admin/"})
+    page = editor.get("/admin/vendors").text
     assert '<html lang="ja">' in page and "ベンダー" in page

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from sqlite_utils import Database
 
 from .util import now_iso
 
 
 def record(
-    db, actor, action, object_type, object_key, site_key=None, before=None, after=None, at=None
+    db: Database,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_key: str,
+    site_key: str | None = None,
+    before: object = None,
+    after: object = None,
+    at: str | None = None,
 ) -> None:
+    """Append one entry; `before` and `after` are stored as JSON."""
     db.execute(
         "INSERT INTO audit_log (at, actor, action, object_type, object_key, site_key, before, after) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -26,9 +38,16 @@ def record(
     )
 
 
-def entries(db, site_key=None, actor=None, limit=100, before_id=None) -> list[dict]:
+def entries(
+    db: Database,
+    site_key: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
     """Newest first; `before_id` pages backwards."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | int] = []
     if site_key:
         where.append("site_key = ?")
         params.append(site_key)

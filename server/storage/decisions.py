@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlite_utils import Database
 
 from . import figures
 from .schema import write
 from .util import iso_to_ms, ms_to_iso, now_iso
+
+if TYPE_CHECKING:
+    from ..decisions import Choice
 
 EXPORT_COLUMNS = (
     "consent_id",
@@ -25,7 +32,7 @@ EXPORT_COLUMNS = (
 )
 
 
-def _bits(choices: dict) -> str:
+def _bits(choices: Mapping[str, bool]) -> str:
     """Choices as a string of 0/1 in the revision's order: ~10 bytes instead of ~200 of JSON.
 
     A revision never changes, so its order of categories and vendors decodes this forever.
@@ -36,10 +43,11 @@ def _bits(choices: dict) -> str:
 class _Keys:
     """The category and vendor keys of each revision, in order, loaded once per query."""
 
-    def __init__(self, db):
-        self.db, self.known = db, {}
+    def __init__(self, db: Database):
+        self.db = db
+        self.known: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
 
-    def __call__(self, site_key, number):
+    def __call__(self, site_key: str, number: int) -> tuple[list[str], list[str]]:
         key = (site_key, number)
         if key not in self.known:
             row = self.db.execute(
@@ -54,15 +62,15 @@ class _Keys:
         return self.known[key]
 
 
-def _unbits(keys, bits):
+def _unbits(keys: Iterable[str], bits: str) -> dict[str, bool]:
     return {key: bit == "1" for key, bit in zip(keys, bits, strict=False)}
 
 
 def record(
-    db,
+    db: Database,
     site_key: str,
     consent_id: str,
-    choice: dict,
+    choice: Choice,
     user_agent: str | None,
     client_hash: str | None,
 ) -> str:
@@ -110,7 +118,9 @@ def record(
     return stamp
 
 
-def _select(db, where: str, params: list, order="d.id"):
+def _select(
+    db: Database, where: str, params: Sequence[object], order: str = "d.id"
+) -> Iterator[dict[str, Any]]:
     sql = (
         "SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
         "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash "
@@ -128,11 +138,11 @@ def _select(db, where: str, params: list, order="d.id"):
         yield item
 
 
-def for_consent(db, consent_id: str, site_key: str) -> list[dict]:
+def for_consent(db: Database, consent_id: str, site_key: str) -> list[dict[str, Any]]:
     return list(_select(db, "d.consent_id = ? AND d.site_key = ?", [consent_id, site_key]))
 
 
-def exists(db, consent_id: str, site_key: str) -> bool:
+def exists(db: Database, consent_id: str, site_key: str) -> bool:
     return (
         db.execute(
             "SELECT 1 FROM decisions WHERE consent_id = ? AND site_key = ? LIMIT 1",
@@ -142,9 +152,12 @@ def exists(db, consent_id: str, site_key: str) -> bool:
     )
 
 
-def export(db, site_key: str, since: str | None = None, until: str | None = None):
+def export(
+    db: Database, site_key: str, since: str | None = None, until: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Every decision of a site in time order, as an iterator (for streaming)."""
-    where, params = ["d.site_key = ?"], [site_key]
+    where: list[str] = ["d.site_key = ?"]
+    params: list[str | int] = [site_key]
     if since:
         where.append("d.recorded_at >= ?")
         params.append(iso_to_ms(since))
@@ -154,7 +167,7 @@ def export(db, site_key: str, since: str | None = None, until: str | None = None
     return _select(db, " AND ".join(where), params, order="d.recorded_at, d.id")
 
 
-def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
+def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> int:
     """Delete a consent id's decisions, keeping only the fact and time of the erasure."""
     with write(db):
         for item in list(
@@ -190,7 +203,7 @@ def erase(db, consent_id: str, site_key: str, consent_hash: str) -> int:
     return count
 
 
-def erasures(db, consent_hash: str, site_key: str) -> list[dict]:
+def erasures(db: Database, consent_hash: str, site_key: str) -> list[dict[str, Any]]:
     return [
         {"erased_at": at, "decisions_erased": n}
         for at, n in db.execute(
@@ -201,7 +214,7 @@ def erasures(db, consent_hash: str, site_key: str) -> list[dict]:
     ]
 
 
-def rebuild_figures(db) -> None:
+def rebuild_figures(db: Database) -> None:
     """Recount the daily rollups from the whole log (after a migration or a repair)."""
     db.execute("DELETE FROM figures_daily")
     db.execute("DELETE FROM figures_optins")

@@ -7,8 +7,24 @@ few hundred rollup rows for a month instead of scanning millions of decisions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 
-def _deltas(site_key, day, revision, action, categories, vendors):
+from sqlite_utils import Database
+
+# (site_key, day, revision, action) and (site_key, day, revision, kind, key): rollup row keys.
+Daily = tuple[str, str, int, str]
+Optin = tuple[str, str, int, str, str]
+
+
+def _deltas(
+    site_key: str,
+    day: str,
+    revision: int,
+    action: str,
+    categories: Mapping[str, bool],
+    vendors: Mapping[str, bool],
+) -> tuple[Daily, list[Optin]]:
     daily = (site_key, day, revision, action)
     optins = [(site_key, day, revision, "category", key) for key, on in categories.items() if on]
     optins += [(site_key, day, revision, "vendor", key) for key, on in vendors.items() if on]
@@ -16,13 +32,13 @@ def _deltas(site_key, day, revision, action, categories, vendors):
 
 
 def add(
-    db,
+    db: Database,
     site_key: str,
     recorded_at: str,
     revision: int,
     action: str,
-    categories: dict,
-    vendors: dict,
+    categories: Mapping[str, bool],
+    vendors: Mapping[str, bool],
     sign: int = 1,
 ) -> None:
     """Count one decision in (sign=1) or out (sign=-1); call inside the transaction that writes it."""
@@ -40,7 +56,7 @@ def add(
         )
 
 
-def daily(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
+def daily(db: Database, site_key: str, first_day: str, last_day: str) -> list[tuple[Any, ...]]:
     """(day, revision, action, decisions) for the days from first_day to last_day, inclusive."""
     return db.execute(
         "SELECT day, revision, action, decisions FROM figures_daily "
@@ -49,7 +65,7 @@ def daily(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
     ).fetchall()
 
 
-def optins(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
+def optins(db: Database, site_key: str, first_day: str, last_day: str) -> list[tuple[Any, ...]]:
     """(revision, kind, key, accepted) summed over the days from first_day to last_day."""
     return db.execute(
         "SELECT revision, kind, key, SUM(accepted) FROM figures_optins "
@@ -59,6 +75,7 @@ def optins(db, site_key: str, first_day: str, last_day: str) -> list[tuple]:
     ).fetchall()
 
 
-def last_day(db, site_key: str) -> str | None:
+def last_day(db: Database, site_key: str) -> str | None:
     row = db.execute("SELECT MAX(day) FROM figures_daily WHERE site_key = ?", [site_key]).fetchone()
-    return row[0]
+    day: str | None = row[0]
+    return day

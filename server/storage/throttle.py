@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from sqlite_utils import Database
+
 from .schema import write
 
 WINDOW = 15 * 60  # failures older than this are forgotten
@@ -15,7 +17,7 @@ def _scope(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
 
-def wait_seconds(db, account: str, address: str, now: float | None = None) -> int:
+def wait_seconds(db: Database, account: str, address: str, now: float | None = None) -> int:
     # `address` is whatever identifies the client: the admin passes a keyed hash, never an IP.
     """How long the next attempt for this account or from this address must wait (0: go ahead).
 
@@ -35,7 +37,7 @@ def wait_seconds(db, account: str, address: str, now: float | None = None) -> in
     return max(0, int(longest + 0.999))
 
 
-def failed(db, account: str, address: str, now: float | None = None) -> None:
+def failed(db: Database, account: str, address: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     with write(db):
         db.conn.executemany(
@@ -45,7 +47,7 @@ def failed(db, account: str, address: str, now: float | None = None) -> None:
         db.execute("DELETE FROM login_failures WHERE at < ?", [now - 24 * 3600])
 
 
-def succeeded(db, account: str, now: float | None = None) -> None:
+def succeeded(db: Database, account: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     with write(db):
         db.execute(
