@@ -80,7 +80,8 @@ def _text(value, limit=None) -> str | None:
         )
     elif isinstance(value, dict) and "name" in value:
         rest = [f"{k}: {_text(value[k])}" for k in ordered(value) if k != "name"]
-        text = f"{_text(value['name'])} ({', '.join(rest)})" if rest else _text(value["name"])
+        name = _text(value["name"]) or ""
+        text = f"{name} ({', '.join(rest)})" if rest else name
     elif isinstance(value, list):
         text = ", ".join(_text(item) or "–" for item in value)
     elif isinstance(value, dict):

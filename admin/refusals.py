@@ -15,6 +15,10 @@ _EXISTS = {
 }
 
 
+def _items(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
 def exists_message(error: ServiceError) -> str:
     return _(_EXISTS.get(str(error.details.get("what")), "this key is already taken"))
 
@@ -27,13 +31,13 @@ def message(error: ServiceError) -> str:
         return _(
             "Vendor {key} is still assigned to {sites}; remove it from those sites first.",
             key=key,
-            sites=", ".join(d.get("sites") or []),
+            sites=", ".join(str(site) for site in _items(d.get("sites"))),
         )
     if error.code == "in_use" and what == "category":
         return _(
             "Category {key} still holds {vendors}; move or remove them first.",
             key=key,
-            vendors=", ".join(d.get("vendors") or []),
+            vendors=", ".join(str(vendor) for vendor in _items(d.get("vendors"))),
         )
     if error.code == "published":
         return _(

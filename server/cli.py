@@ -25,6 +25,7 @@ DEMO_FILE = Path(__file__).parent / "demo" / "registry.yaml"
 def _db(ctx):
     path = ctx.obj["database"]
     db = connect(path)
+    ctx.call_on_close(db.conn.close)
     migrate(db)
     return db
 

@@ -92,6 +92,7 @@ TEXTS = {
         "f_honor_gpc": "GPCへの対応",
         "f_reload_on_withdrawal": "撤回時の再読み込み",
         "f_notice": "お知らせ",
+        "f_appearance": "バナーの表示",
         "f_organization": "運営者の情報",
         "f_key": "キー",
         # The visitor's own page.
@@ -224,6 +225,7 @@ TEXTS = {
         "f_honor_gpc": "GPC support",
         "f_reload_on_withdrawal": "reload on withdrawal",
         "f_notice": "notice",
+        "f_appearance": "banner appearance",
         "f_organization": "organization",
         "f_key": "key",
         "consent_title": "Your consent records",

@@ -244,3 +244,10 @@ class AdminClient(FormClient):
         page = client.get("/admin/")
         assert page.status_code == 200 and _CSRF.search(page.text), f"{email} could not sign in"
         self.csrf = csrf_token(page.text)  # a new token comes with the signed-in session
+
+
+def fetch_text(client, url: str) -> str:
+    """A served file's text; the response is closed, as a static file's stays open otherwise."""
+    with client.get(url) as response:
+        assert response.status_code == 200, url
+        return response.get_data(as_text=True)

@@ -14,6 +14,7 @@ from server.registry import normalize
 from server.storage import audit as audit_store
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import fetch_text
 
 
 def compiled(doc, key="shop"):
@@ -306,5 +307,5 @@ def test_the_key_of_an_existing_object_is_disabled_and_says_it_cannot_change(
         assert " disabled" in key
         help_id = re.search(r'aria-describedby="([^"]+)"', key)[1]
         assert "cannot be changed" in re.search(rf'id="{help_id}">([^<]*)<', page)[1]
-    css = viewer.get("/admin/static/admin.css").text
+    css = fetch_text(viewer.client, "/admin/static/admin.css")
     assert re.search(r"input:disabled[^{]*\{[^}]*background", css)

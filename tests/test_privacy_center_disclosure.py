@@ -202,3 +202,15 @@ def test_the_history_says_which_revision_is_shown_and_current_in_one_label(
     # Never two bracketed remarks in a row, as "（表示中）（現在の版）" read.
     for _, header in [*latest.values(), *old.values()]:
         assert not re.search(r"[)）]\s*[(（]", header), header
+
+
+def test_every_field_a_revision_can_change_has_a_label_in_each_language():
+    """The revision history names changed fields; none may show as a raw key on a page."""
+    from server import revisions
+    from server.i18n import TEXTS
+
+    fields = set(revisions.SITE_PUBLIC_FIELDS) | set(revisions.VENDOR_PUBLIC_FIELDS)
+    fields -= {"key"}
+    for lang, texts in TEXTS.items():
+        missing = sorted(f for f in fields if f"f_{f}" not in texts)
+        assert missing == [], f"{lang}: no label for {missing}"

@@ -12,6 +12,7 @@ import pytest
 from server.i18n import pick
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import fetch_text
 
 SECTIONS = [
     {
@@ -411,7 +412,7 @@ def test_host_names_wrap_only_at_their_dots(client, db, full_doc):
     assert items[0] == 'www<wbr>.<span class="nobr">google-analytics</span><wbr>.com'
     # A label longer than a phone's line is left free to break rather than overflow.
     assert items[1] == f"{LONG_LABEL}<wbr>.example"
-    css = client.get("/static/privacy_center/site.css").get_data(as_text=True)
+    css = fetch_text(client, "/static/privacy_center/site.css")
     assert re.search(r"\.nobr \{ white-space: nowrap; \}", css)
     assert re.search(r"\.host-list \{ list-style: none;", css)
 
@@ -445,7 +446,7 @@ def test_each_cell_of_the_records_table_carries_its_column_name(client, publishe
 
 
 def test_narrow_screens_show_the_labels_and_keep_the_headers_for_screen_readers(client):
-    css = client.get("/static/privacy_center/site.css").get_data(as_text=True)
+    css = fetch_text(client, "/static/privacy_center/site.css")
     narrow = css.split("@media (max-width: 40rem)", 1)[1].split("\n}\n", 1)[0]
     assert "table.stack td[data-label]::before { content: attr(data-label);" in narrow
     hidden = re.search(r"table\.stack thead \{([^}]*)\}", narrow).group(1)
@@ -454,7 +455,9 @@ def test_narrow_screens_show_the_labels_and_keep_the_headers_for_screen_readers(
 
 def test_the_stylesheet_braces_balance(client):
     # A stray "}" silently drops the rule after it (the print styles, once).
-    css = re.sub(r"/\*.*?\*/", "", client.get("/static/privacy_center/site.css").text, flags=re.S)
+    css = re.sub(
+        r"/\*.*?\*/", "", fetch_text(client, "/static/privacy_center/site.css"), flags=re.S
+    )
     depth = 0
     for char in css:
         depth += {"{": 1, "}": -1}.get(char, 0)
