@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from functools import wraps
 from urllib.parse import urlsplit
@@ -38,8 +39,9 @@ def load_user_and_check_csrf():
     user_id = session.get("uid")
     if user_id is not None:
         user = accounts.get_user(get_db(), user_id)
-        # Read on every request, so that a deactivation or a role change applies at once.
-        if user and user["active"]:
+        # Read on every request, so that a deactivation, a role change or a sign-out (which
+        # moves the login's session epoch on) applies at once, on every app machine.
+        if user and user["active"] and session.get("epoch") == user["session_epoch"]:
             g.user = user
             g.actor = f"user:{user['email']}"
         else:
@@ -115,13 +117,13 @@ def requires(role: str):
     return decorator
 
 
+# A page of the admin to return to: printable ASCII only (no CR/LF to split a header, no
+# backslash a browser reads as a slash), under /admin/.
+SAFE_NEXT = re.compile(r"/admin/[\x21-\x5b\x5d-\x7e]*\Z")
+
+
 def _safe_next(target: str | None) -> str:
-    if (
-        target
-        and target.startswith("/admin/")
-        and not urlsplit(target).netloc
-        and not target.startswith("//")
-    ):
+    if target and SAFE_NEXT.match(target) and not urlsplit(target).netloc:
         return target
     return url_for("admin.dashboard")
 
@@ -154,12 +156,15 @@ def login():
                 lang = session.get("lang")
                 session.clear()
                 session.permanent = True
+                stored = accounts.get_user(db, user["id"])
+                assert stored is not None  # its password was just checked
                 session["uid"] = user["id"]
+                session["epoch"] = stored["session_epoch"]
                 if lang:
                     session["lang"] = lang
                 csrf_token()
                 target = _safe_next(request.args.get("next"))
-                if accounts.get_user(db, user["id"])["must_change_password"]:
+                if stored["must_change_password"]:
                     return redirect(url_for("admin.choose_password", next=target))
                 return redirect(target)
     csrf_token()
@@ -168,6 +173,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if g.user:
+        # Not only this cookie: a copy of it captured earlier stops working too.
+        accounts.end_sessions(get_db(), g.user["id"])
     lang = session.get("lang")
     session.clear()
     if lang:

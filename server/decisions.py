@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from itsdangerous import BadSignature, Signer
 
 ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
-CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
 MAX_BODY = 16 * 1024
 MAX_NUMBER = 2**31  # revision numbers, far below what a database integer holds
 

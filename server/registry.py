@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-VENDOR_KEY = re.compile(r"^[a-z0-9-]{2,64}$")
-SITE_KEY = re.compile(r"^[a-z0-9-]{2,40}$")
-CATEGORY_KEY = re.compile(r"^[a-z0-9_-]{2,40}$")
+VENDOR_KEY = re.compile(r"^[a-z0-9-]{2,64}\Z")
+SITE_KEY = re.compile(r"^[a-z0-9-]{2,40}\Z")
+CATEGORY_KEY = re.compile(r"^[a-z0-9_-]{2,40}\Z")
 LANGUAGES = ("ja", "en")
 CONSENT_TYPES = (
     "ad_storage",
@@ -24,8 +24,8 @@ DEFAULT_CONSENT_TYPES = {
     "advertising": ["ad_storage", "ad_user_data", "ad_personalization"],
     "functional": ["functionality_storage", "personalization_storage"],
 }
-HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.\-*]{1,128}$")
+HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\Z")
+COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.\-*]{1,128}\Z")
 MAX_TEXT = 4000
 
 
@@ -85,7 +85,8 @@ class _Checker:
             self.fail(path, f"longer than {max_len} characters")
             return None
         if pattern is not None and not pattern.match(value):
-            self.fail(path, f"must match {pattern.pattern}")
+            # Patterns end in \Z (no trailing newline slips through); people read it as $.
+            self.fail(path, f"must match {pattern.pattern.replace(chr(92) + 'Z', '$')}")
             return None
         return value
 
@@ -222,7 +223,7 @@ CATEGORY_FIELDS = {"key", "required", "name", "description", "google_consent_typ
 # The first layer's look (docs/registry.md): each layout with the positions it can take, the
 # first one its default.
 LAYOUTS = {"bar": ("bottom", "top"), "box": ("bottom-right", "bottom-left")}
-COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}\Z")
 # Colours a site may set; both widget backgrounds stay white, so every other text keeps its
 # contrast. `accent` colours buttons, links and switches; `accent_text` the text on accent.
 COLOR_FIELDS = ("accent", "accent_text")
@@ -364,7 +365,7 @@ def _vendor(c: _Checker, vendor, path, languages):
             }
         )
     country = c.string(
-        vendor.get("country"), f"{path}.country", required=False, pattern=re.compile(r"^[A-Z]{2}$")
+        vendor.get("country"), f"{path}.country", required=False, pattern=re.compile(r"^[A-Z]{2}\Z")
     )
     return {
         "key": c.string(vendor.get("key"), f"{path}.key", pattern=VENDOR_KEY),
@@ -442,7 +443,7 @@ def _site(c: _Checker, site, path, vendor_keys):
         site.get("cookie_domain"),
         f"{path}.cookie_domain",
         required=False,
-        pattern=re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"),
+        pattern=re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?\Z"),
         max_len=253,
     )
     out = {

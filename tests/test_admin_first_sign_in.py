@@ -180,16 +180,17 @@ def test_an_existing_database_gets_the_flag_off_for_its_users(tmp_path):
     db = connect(tmp_path / "old.db")
     migrate(db)
     version = schema_version(db)
-    # As a database from before this step: no column, one user.
+    # As a database from before step 4 (and so from before every later step): one user.
+    db.execute("ALTER TABLE users DROP COLUMN session_epoch")
     db.execute("ALTER TABLE users DROP COLUMN must_change_password")
-    db.execute(f"PRAGMA user_version = {version - 1}")
+    db.execute("PRAGMA user_version = 3")
     db.execute(
         "INSERT INTO users (email, password_hash, role, created_at) "
         "VALUES ('old@example.com', 'x', 'admin', '2026-01-01T00:00:00Z')"
     )
-    assert migrate(db) == (version - 1, version)
+    assert migrate(db) == (3, version)
     assert accounts.list_users(db)[0]["must_change_password"] is False
     assert migrate(db) == (version, version)  # and again: nothing to do
-    # The step itself can run again on a database that has the column.
-    db.execute(f"PRAGMA user_version = {version - 1}")
-    assert migrate(db) == (version - 1, version)
+    # The steps themselves can run again on a database that has the columns.
+    db.execute("PRAGMA user_version = 3")
+    assert migrate(db) == (3, version)

@@ -86,7 +86,15 @@ def check_password(db, email: str, password: str) -> dict | None:
     return None
 
 
-USER_COLUMNS = ("id", "email", "role", "active", "created_at", "must_change_password")
+USER_COLUMNS = (
+    "id",
+    "email",
+    "role",
+    "active",
+    "created_at",
+    "must_change_password",
+    "session_epoch",
+)
 
 
 def get_user(db, user_id: int) -> dict | None:
@@ -94,6 +102,13 @@ def get_user(db, user_id: int) -> dict | None:
         f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?", [user_id]
     ).fetchone()
     return _user(row) if row else None
+
+
+def end_sessions(db, user_id: int) -> None:
+    """Every session of this login ends now, in every browser and on every app machine: a
+    session cookie only counts for the epoch it began in."""
+    with write(db):
+        db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", [user_id])
 
 
 def _user(row) -> dict:

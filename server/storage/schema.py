@@ -144,6 +144,8 @@ STEPS = [
     # 4: a login whose password was generated and printed (CLI, `make run`, the admin UI) must
     # choose its own at the first sign-in.
     lambda db: _add_column(db, "users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),
+    # 5: signing out ends the login's sessions: a session is valid only for the epoch it began in.
+    lambda db: _add_column(db, "users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
 

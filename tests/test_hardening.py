@@ -1,0 +1,42 @@
+"""Production faults found by probing (issue 11): each test failed before its fix."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from support import ORIGIN, decision
+
+
+def test_signing_out_ends_a_copied_session_cookie_too(admin_client, app):
+    editor = admin_client("editor")
+    # An attacker copied the session cookie while the admin was signed in.
+    cookie = editor.client.get_cookie("session")
+    stolen = app.test_client()
+    stolen.set_cookie("session", cookie.value)
+    assert stolen.get("/admin/vendors").status_code == 200
+    editor.post("/admin/logout")
+    after = stolen.get("/admin/vendors")
+    assert after.status_code == 302 and "/admin/login" in after.headers["Location"]
+    # Signing in again works, with a new session.
+    assert admin_client("editor").get("/admin/").status_code == 200
+
+
+def test_a_next_url_with_a_line_break_is_ignored_not_a_500(client, admin_client):
+    form = admin_client("viewer")
+    for url in ("/admin/%0d%0aX", "/admin/%0aSet-Cookie:x=1", "/admin/\\\\evil.example"):
+        answer = form.post(f"/admin/login?next={url}", {"email": "x@example.com", "password": "x"})
+        assert answer.status_code in (200, 401), url
+        switched = form.post("/admin/language", {"lang": "ja", "next": unquote(url)})
+        assert switched.status_code == 302 and switched.headers["Location"] == "/admin/"
+
+
+def test_keys_and_consent_ids_with_a_trailing_newline_are_refused(client, db, published):
+    assert "no published widget" in client.get("/w/shop%0A.js").text  # the silent stub
+    first = client.post(
+        "/api/v1/sites/shop/decisions", json=decision(), headers={"Origin": ORIGIN}
+    ).json
+    again = decision(consent_id=first["consent_id"] + "\n", receipt=first["receipt"])
+    answer = client.post("/api/v1/sites/shop/decisions", json=again, headers={"Origin": ORIGIN})
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_decision"
+    page = client.get("/consents/" + first["consent_id"] + "%0A")
+    assert page.status_code == 404
