@@ -74,12 +74,22 @@ _BEFORE_NEW_PASSWORD = {
 }
 
 
+ADMIN_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
 @bp.after_request
 def no_store(response):
     # Admin pages show personal data and one-time secrets: keep them out of shared caches.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Only this server's own scripts, styles and frames; nothing an admin typed can run. A page
+    # with a stricter policy of its own (the widget preview) keeps it.
+    response.headers.setdefault("Content-Security-Policy", ADMIN_CSP)
     response.vary.add("Accept-Language")  # the language follows it until one is chosen
     return response
 

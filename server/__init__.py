@@ -51,10 +51,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config.update(config)
 
-    from . import admin_api, api, db, errors, openapi, pages, privacy_center, widget
+    from . import (
+        admin_api,
+        api,
+        db,
+        errors,
+        openapi,
+        pages,
+        privacy_center,
+        security_headers,
+        widget,
+    )
 
     db.init_app(app)
     errors.init_app(app)
+    security_headers.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)

@@ -40,3 +40,23 @@ def test_keys_and_consent_ids_with_a_trailing_newline_are_refused(client, db, pu
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_decision"
     page = client.get("/consents/" + first["consent_id"] + "%0A")
     assert page.status_code == 404
+
+
+def test_admin_pages_send_a_strict_csp_and_every_response_nosniff(admin_client, client, published):
+    viewer = admin_client("viewer")
+    for url in ("/admin/", "/admin/sites/shop/figures", "/admin/sites/shop/embed"):
+        page = viewer.get(url)
+        assert page.status_code == 200, url
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self';" in csp, url
+        assert "unsafe-inline" not in csp and 'style="' not in page.text, url
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+    for url in ("/demo/shop", "/w/shop.js", "/healthz", "/api/v1/sites/shop/config"):
+        answer = client.get(url)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", url
+        assert "Strict-Transport-Security" not in answer.headers, url  # plain http: never
+
+
+def test_hsts_is_sent_over_https(client, published):
+    answer = client.get("/demo/shop", base_url="https://privacy.example.co.jp")
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
