@@ -47,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["DATABASE"] = str(database)
     app.config["SECRET_KEY"] = config.get("SECRET_KEY") or load_secret_key(database.parent)
     app.config["JSON_SORT_KEYS"] = False
+    # No request body needs more (a registry edit is a few kB, a decision at most 16 kB): a
+    # larger one is refused (413) before it is read, on every route.
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.config.update(config)

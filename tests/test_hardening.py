@@ -60,3 +60,47 @@ def test_admin_pages_send_a_strict_csp_and_every_response_nosniff(admin_client, 
 def test_hsts_is_sent_over_https(client, published):
     answer = client.get("/demo/shop", base_url="https://privacy.example.co.jp")
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_body_over_one_megabyte_is_refused_before_it_is_read(client, auth, admin_client):
+    big = b'{"key": "x", "name": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    answer = client.post(
+        "/api/v1/admin/vendors", data=big, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413 and answer.json["error"]["code"] == "request_entity_too_large"
+    form = admin_client("viewer")
+    login = form.post("/admin/login", {"email": "a@example.com", "password": "x" * 2_000_000})
+    assert login.status_code == 413
+
+
+def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
+    from server.storage import connect, migrate
+
+    db = connect(tmp_path / "new.db")
+    migrate(db)
+    db.execute("INSERT INTO organization (id, doc) VALUES (1, '{}')")
+    for name in ("new.db", "new.db-wal", "new.db-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    db.conn.close()
+
+
+def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path):
+    import os
+    import signal
+    import urllib.request
+
+    from test_server_process import free_port, start
+
+    db_path = str(tmp_path / "pc.db")
+    port = free_port()
+    process = start(db_path, port, tmp_path)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?x=secret", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    log = (tmp_path / f"server-{port}.log").read_text()
+    assert '"GET /healthz" 200' in log  # the request is logged ...
+    # ... without the client's address (only gunicorn's own "Listening at" names one).
+    assert "127.0.0.1 " not in log.replace("127.0.0.1:", "") and "secret" not in log

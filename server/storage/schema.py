@@ -166,6 +166,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The consent log is personal data: readable by the server's user only. SQLite gives
+        # its -wal and -shm files the same mode as the database file.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
