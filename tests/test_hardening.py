@@ -104,3 +104,74 @@ def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path):
     assert '"GET /healthz" 200' in log  # the request is logged ...
     # ... without the client's address (only gunicorn's own "Listening at" names one).
     assert "127.0.0.1 " not in log.replace("127.0.0.1:", "") and "secret" not in log
+
+
+def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against_erasure(
+    db_path, db, published
+):
+    """Issue 11 #3: the erased check and the time both come after the write lock."""
+    import threading
+    import time
+
+    from server.services import decisions as decision_service
+    from server.storage import connect
+    from server.storage import revisions as revision_store
+    from server.storage.util import iso_to_ms
+
+    def lookup(number):
+        return revision_store.get(db, "shop", number)
+
+    visitor = decision_service.Visitor()
+    first = decision_service.record(db, "test-secret", "shop", decision(), lookup, visitor)
+    again = decision(consent_id=first["consent_id"], receipt=first["receipt"])
+    other = connect(db_path)
+    other.conn.execute("BEGIN IMMEDIATE")  # another worker holds the write lock ...
+    outcome = {}
+
+    def post():
+        mine = connect(db_path)
+        try:
+
+            def lookup_mine(number):
+                return revision_store.get(mine, "shop", number)
+
+            outcome["answer"] = decision_service.record(
+                mine, "test-secret", "shop", again, lookup_mine, visitor
+            )
+        except Exception as error:  # noqa: BLE001 - the refusal is what is checked
+            outcome["error"] = error
+        finally:
+            mine.conn.close()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    time.sleep(0.3)
+    # ... and erases the consent id while the decision waits.
+    decision_service.erase(other, "test-secret", "shop", first["consent_id"])
+    other.conn.execute("COMMIT")
+    thread.join(timeout=15)
+    other.conn.close()
+    assert "answer" not in outcome, "a decision recorded after its consent id was erased"
+    assert getattr(outcome.get("error"), "code", None) == "bad_receipt"
+    # Without an erasure in between, the stamp is not older than the lock's release.
+    other = connect(db_path)
+    other.conn.execute("BEGIN IMMEDIATE")
+    fresh = {}
+
+    def post_fresh():
+        mine = connect(db_path)
+        try:
+            fresh.update(
+                decision_service.record(mine, "test-secret", "shop", decision(), lookup, visitor)
+            )
+        finally:
+            mine.conn.close()
+
+    thread = threading.Thread(target=post_fresh)
+    thread.start()
+    time.sleep(0.3)
+    released = time.time() * 1000
+    other.conn.execute("COMMIT")
+    thread.join(timeout=15)
+    other.conn.close()
+    assert iso_to_ms(fresh["recorded_at"]) >= int(released) - 1

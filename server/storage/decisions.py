@@ -74,9 +74,13 @@ def record(
     user_agent: str | None,
     client_hash: str | None,
 ) -> str:
-    """Store one decision; returns its server time. Committed before returning."""
-    stamp = now_iso()
+    """Store one decision; returns its server time. Committed before returning.
+
+    The time is taken once the write lock is held, so it never reads earlier than a write
+    (an erasure) that committed before it.
+    """
     with write(db):
+        stamp = now_iso()
         ua_id = None
         if user_agent:
             user_agent = user_agent[:512]
