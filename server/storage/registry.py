@@ -22,28 +22,10 @@ SITE_ROW_EXCLUDES = ("key", "categories", "vendors")
 
 def load(db: Database) -> Json:
     """The whole stored registry as a normalised document, in stored order."""
-    org_row = db.execute("SELECT doc FROM organization WHERE id = 1").fetchone()
-    vendors = [json.loads(doc) for (doc,) in db.execute("SELECT doc FROM vendors ORDER BY key")]
-    sites = []
-    for key, doc in db.execute("SELECT key, doc FROM sites ORDER BY key").fetchall():
-        site = {"key": key, **json.loads(doc)}
-        site["categories"] = [
-            json.loads(d)
-            for (d,) in db.execute(
-                "SELECT doc FROM categories WHERE site_key = ? ORDER BY position", [key]
-            )
-        ]
-        site["vendors"] = [
-            {"vendor": v, "category": c}
-            for v, c in db.execute(
-                "SELECT vendor_key, category_key FROM assignments WHERE site_key = ? ORDER BY position",
-                [key],
-            )
-        ]
-        sites.append(site)
-    doc = {"vendors": vendors, "sites": sites}
-    if org_row:
-        doc["organization"] = json.loads(org_row[0])
+    doc: Json = {"vendors": list_vendors(db), "sites": list_sites(db)}
+    org = organization(db)
+    if org is not None:
+        doc["organization"] = org
     return doc
 
 
