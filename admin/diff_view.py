@@ -48,10 +48,12 @@ FIELD_ORDER = (
 )
 
 
+_RANK = {name: i for i, name in enumerate(FIELD_ORDER)}
+
+
 def ordered(fields) -> list[str]:
     """Field names in a stable order, whatever order a stored document had them in."""
-    rank = {name: i for i, name in enumerate(FIELD_ORDER)}
-    return sorted(fields, key=lambda f: (rank.get(f, len(rank)), str(f)))
+    return sorted(fields, key=lambda f: (_RANK.get(f, len(_RANK)), str(f)))
 
 
 def _is_texts(value) -> bool:

@@ -16,7 +16,6 @@ from server.storage import registry as registry_store
 from . import bp, forms, refusals
 from .auth import requires
 from .i18n import gettext as _
-from .registry_views import _form_errors
 
 ORG_FIELDS = {"name.ja", "name.en", "privacy_policy_url"}
 SECTION_FIELDS = {"key", "title.ja", "title.en", "body.ja", "body.en"}
@@ -117,7 +116,7 @@ def _section_form(key=None):
     try:
         registry.save_section(db, section, g.actor, key=key)
     except (Invalid, Conflict) as error:
-        errors, general = _form_errors(error, SECTION_FIELDS)
+        errors, general = refusals.form_errors(error, SECTION_FIELDS)
         values = request.form.to_dict()
         if key:
             values["key"] = key

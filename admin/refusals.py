@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from server.services.errors import ServiceError
+from server.services.errors import Invalid, ServiceError
 
+from . import forms
 from .i18n import gettext as _
 
 # Next to the key field of a form: "a vendor with this key already exists".
@@ -52,3 +53,14 @@ def message(error: ServiceError) -> str:
     if error.code == "no_organization":
         return _("Save the organization's name first.")
     return error.message
+
+
+def form_errors(
+    error: ServiceError, fields: set[str], line_fields: tuple[str, ...] = ()
+) -> tuple[dict[str, list[str]], list[str]]:
+    """A refused form: ({field: [messages]}, [general messages]) in the admin's language."""
+    if isinstance(error, Invalid):
+        return forms.field_errors(error.problems, error.prefix, fields, line_fields=line_fields)
+    if error.code == "exists" and error.field in fields:
+        return {error.field: [exists_message(error)]}, []
+    return {}, [message(error)]

@@ -65,15 +65,6 @@ CATEGORY_FIELDS = {
 }
 
 
-def _form_errors(error, fields, line_fields=()):
-    """A refused form: ({field: [messages]}, [general messages]) in the admin's language."""
-    if isinstance(error, Invalid):
-        return forms.field_errors(error.problems, error.prefix, fields, line_fields=line_fields)
-    if error.code == "exists" and error.field in fields:
-        return {error.field: [refusals.exists_message(error)]}, []
-    return {}, [refusals.message(error)]
-
-
 # The overview
 
 
@@ -161,7 +152,9 @@ def _vendor_form(key=None):
         else:
             registry.update_vendor(get_db(), key, vendor, g.actor)
     except (Invalid, Conflict) as error:
-        errors, general = _form_errors(error, VENDOR_FIELDS, line_fields=("hosts", "cookies"))
+        errors, general = refusals.form_errors(
+            error, VENDOR_FIELDS, line_fields=("hosts", "cookies")
+        )
         values = request.form.to_dict()
         if key:
             values["key"] = key
@@ -318,7 +311,9 @@ def site_new():
         try:
             registry.create_site(get_db(), site, g.actor)
         except (Invalid, Conflict) as error:
-            errors, general = _form_errors(error, SITE_FIELDS, line_fields=("origins", "languages"))
+            errors, general = refusals.form_errors(
+                error, SITE_FIELDS, line_fields=("origins", "languages")
+            )
             return render_template(
                 "admin/site_new.html", values=values, errors=errors, general=general
             ), 400
@@ -341,7 +336,9 @@ def site_save(key):
     try:
         registry.update_site(get_db(), key, _site_from_form(request.form, key), g.actor)
     except (Invalid, Conflict) as error:
-        errors, general = _form_errors(error, SITE_FIELDS, line_fields=("origins", "languages"))
+        errors, general = refusals.form_errors(
+            error, SITE_FIELDS, line_fields=("origins", "languages")
+        )
         return _site_page(key, request.form.to_dict(), errors, general, 400)
     flash(_("Site {key} saved. Publish it to make the change live.", key=key))
     return redirect(url_for("admin.site", key=key))
@@ -432,7 +429,7 @@ def _category_form(site_key, category_key=None):
         else:
             registry.update_category(get_db(), site_key, category_key, category, g.actor)
     except (Invalid, Conflict) as error:
-        errors, general = _form_errors(
+        errors, general = refusals.form_errors(
             error, CATEGORY_FIELDS, line_fields=("google_consent_types",)
         )
         values = request.form.to_dict()

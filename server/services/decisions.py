@@ -43,7 +43,7 @@ def check_receipt(secret: str, consent_id: str, receipt: object) -> str:
     return site_key
 
 
-def _consent_id(secret: str, site_key: str, body: Json) -> tuple[str, bool]:
+def _consent_id(receipts: rules.Receipts, site_key: str, body: Json) -> tuple[str, bool]:
     """(consent id, is new): a new id for a first decision, else the body's, with its receipt."""
     consent_id = body.get("consent_id")
     if consent_id is None:
@@ -52,7 +52,7 @@ def _consent_id(secret: str, site_key: str, body: Json) -> tuple[str, bool]:
         raise Invalid(
             ["consent_id: must be a consent id from an earlier answer"], code="invalid_decision"
         )
-    if rules.Receipts(secret).check(body.get("receipt"), consent_id) != site_key:
+    if receipts.check(body.get("receipt"), consent_id) != site_key:
         # Without this, anyone who saw a consent id could add to it and get its receipt.
         raise Refused(
             "bad_receipt",
@@ -82,7 +82,8 @@ def record(
     except rules.DecisionError as error:
         raise _invalid(error) from None
     assert isinstance(body, dict)  # revision_number() refused anything else
-    consent_id, new = _consent_id(secret, site_key, body)
+    receipts = rules.Receipts(secret)  # one signer for the check and the new receipt
+    consent_id, new = _consent_id(receipts, site_key, body)
     client = rules.client_hash(secret, visitor.remote_addr)
     with write(db):
         # Checked inside the write: an erasure cannot slip in between the check and the insert.
@@ -95,7 +96,7 @@ def record(
         recorded_at = log.record(db, site_key, consent_id, choice, visitor.user_agent, client)
     return {
         "consent_id": consent_id,
-        "receipt": rules.Receipts(secret).issue(consent_id, site_key),
+        "receipt": receipts.issue(consent_id, site_key),
         "revision": choice["revision"],
         "recorded_at": recorded_at,
         "categories": choice["categories"],

@@ -317,15 +317,6 @@ def change(db: Database, mutate: Callable[[Json], str], actor: str) -> Json:
         return doc
 
 
-def vendor_users(db: Database, vendor_key: str) -> list[str]:
-    return [
-        s
-        for (s,) in db.execute(
-            "SELECT site_key FROM assignments WHERE vendor_key = ? ORDER BY site_key", [vendor_key]
-        )
-    ]
-
-
 def organization(db: Database) -> Json | None:
     row = db.execute("SELECT doc FROM organization WHERE id = 1").fetchone()
     return json.loads(row[0]) if row else None
