@@ -227,7 +227,8 @@ def account():
             errors["current"] = [_("This is not your current password.")]
         errors.update(new_password_problems(new, request.form.get("repeat", "")))
         if not errors:
-            accounts.set_password(db, g.user["id"], new, g.actor)
+            # Other sessions of this user end; this browser stays signed in.
+            session["epoch"] = accounts.set_password(db, g.user["id"], new, g.actor)
             flash(_("Your password has been changed."))
             return redirect(url_for("admin.account"))
     return render_template("admin/account.html", errors=errors), 400 if errors else 200
@@ -248,7 +249,7 @@ def choose_password():
         if not errors and accounts.is_password(db, g.user["id"], new):
             errors["new"] = [_("Choose a password other than the one you were given.")]
         if not errors:
-            accounts.set_password(db, g.user["id"], new, g.actor)
+            session["epoch"] = accounts.set_password(db, g.user["id"], new, g.actor)
             flash(_("Your password has been set. Welcome."))
             return redirect(target)
     return render_template(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from support import ORIGIN, decision
+from server.storage import accounts
+from support import ADMIN_PASSWORD, ORIGIN, decision
 
 
 def test_signing_out_ends_a_copied_session_cookie_too(admin_client, app):
@@ -19,6 +20,37 @@ def test_signing_out_ends_a_copied_session_cookie_too(admin_client, app):
     assert after.status_code == 302 and "/admin/login" in after.headers["Location"]
     # Signing in again works, with a new session.
     assert admin_client("editor").get("/admin/").status_code == 200
+
+
+def test_changing_the_password_ends_every_other_session_of_the_user(admin_client, app):
+    editor = admin_client("editor")
+    elsewhere = admin_client("editor")  # the same login in another browser
+    stolen = app.test_client()
+    stolen.set_cookie("session", editor.client.get_cookie("session").value)
+    new = "a-brand-new-password"
+    changed = editor.post(
+        "/admin/account", data={"current": ADMIN_PASSWORD, "new": new, "repeat": new}
+    )
+    assert changed.status_code == 302
+    # The browser that changed it stays signed in; every other copy is signed out.
+    assert editor.get("/admin/vendors").status_code == 200
+    for other in (elsewhere.client, stolen):
+        after = other.get("/admin/vendors")
+        assert after.status_code == 302 and "/admin/login" in after.headers["Location"]
+
+
+def test_deactivating_a_user_ends_their_sessions_for_good(admin_client, app, db):
+    admin = admin_client("admin")
+    editor = admin_client("editor")
+    user = next(u for u in accounts.list_users(db) if u["email"] == editor.email)
+    for active in ("0", "1"):
+        assert (
+            admin.post(f"/admin/users/{user['id']}", data={"role": "editor", "active": active})
+        ).status_code == 302
+    # Reactivated, the login works again, but the cookie from before does not come back.
+    after = editor.get("/admin/vendors")
+    assert after.status_code == 302 and "/admin/login" in after.headers["Location"]
+    assert admin_client("editor").get("/admin/vendors").status_code == 200
 
 
 def test_a_next_url_with_a_line_break_is_ignored_not_a_500(client, admin_client):

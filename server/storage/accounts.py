@@ -155,9 +155,11 @@ def update_user(
             and active_admins(db) <= 1
         ):
             raise ValueError("the last active admin cannot be demoted or deactivated")
+        # A deactivation ends the user's sessions, so that reactivating the login later does
+        # not revive a cookie from before (a role change applies at the next request anyway).
         db.execute(
-            "UPDATE users SET role = ?, active = ? WHERE id = ?",
-            [after["role"], int(after["active"]), user_id],
+            "UPDATE users SET role = ?, active = ?, session_epoch = session_epoch + ? WHERE id = ?",
+            [after["role"], int(after["active"]), int(not after["active"]), user_id],
         )
         keep = ("role", "active")
         audit(
@@ -174,15 +176,22 @@ def update_user(
 
 def set_password(
     db, user_id: int, password: str, actor: str, must_change_password: bool = False
-) -> None:
-    """A new password; the user's own clears `must_change_password`, one set for them sets it."""
+) -> int:
+    """A new password; the user's own clears `must_change_password`, one set for them sets it.
+
+    Every session of the user ends with the old password (a stolen cookie too); the new session
+    epoch is returned so that the browser that changed it can stay signed in.
+    """
     with write(db):
         email = db.execute("SELECT email FROM users WHERE id = ?", [user_id]).fetchone()[0]
         db.execute(
-            "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?",
+            "UPDATE users SET password_hash = ?, must_change_password = ?,"
+            " session_epoch = session_epoch + 1 WHERE id = ?",
             [generate_password_hash(password), int(must_change_password), user_id],
         )
         audit(db, actor, "update", "user", email, after={"password": "changed"})
+        epoch = db.execute("SELECT session_epoch FROM users WHERE id = ?", [user_id]).fetchone()
+    return int(epoch[0])
 
 
 def is_password(db, user_id: int, password: str) -> bool:
