@@ -11,11 +11,12 @@ from the socket, "body" the body alone. `Accept-Encoding` is absent (identity), 
   - distinct: every vendor its own name, recipient, hosts, cookies and policy URL, its texts
     taken in turn from the demo's seven real vendors.
 
-    .venv/bin/python bench/wire_sizes.py
+    .venv/bin/python bench/wire_sizes.py [--server-root ../other-checkout]
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import gzip
 import hashlib
@@ -115,14 +116,16 @@ def make_database(path: str) -> list[tuple[str, int, str]]:
     return sites
 
 
-def start(path: str, port: int, log: Path) -> subprocess.Popen:
+def start(path: str, port: int, log: Path, root: Path = ROOT) -> subprocess.Popen:
+    """The server of the checkout at `root` (its `server` package first on the path)."""
     env = dict(os.environ, PRIVACY_CENTER_DB=path, PRIVACY_CENTER_SECRET_KEY="bench")
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)]
             + ["--workers", "1"],
             env=env,
-            cwd=ROOT,
+            cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -210,13 +213,22 @@ def row(label: str, measured: list[tuple[int, int, float]]) -> str:
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--server-root",
+        type=Path,
+        default=ROOT,
+        help="serve from another checkout (e.g. the previous commit's worktree) for a before/after",
+    )
+    args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pc-wire-"))
     path = str(tmp / "pc.db")
     sites = make_database(path)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = start(path, port, tmp / "server.log")
+    process = start(path, port, tmp / "server.log", args.server_root.resolve())
+    print(f"server: {args.server_root.resolve()}")
     try:
         origin = {"Origin": ORIGIN}
         print(f"{'':52} {'identity':>17} {'gzip':>15} {'brotli':>15}")
