@@ -207,6 +207,27 @@ def cost(body: bytes, runs: int = 5) -> str:
     )
 
 
+def throughput(port: int, seconds: int, tmp: Path) -> None:
+    """Requests/s and p99 (wrk -t1 -c4, bench/decisions.py's reporting) for the config."""
+    from decisions import LUA_REPORT, run_wrk
+
+    for label, path, accept in (
+        ("healthz", "/healthz", None),
+        ("config news, identity", "/api/v1/sites/news/config", None),
+        ("config news, br", "/api/v1/sites/news/config", "gzip, deflate, br, zstd"),
+    ):
+        script = tmp / "wrk.lua"
+        lines = [f'wrk.headers["Origin"] = "{ORIGIN}"']
+        if accept:
+            lines.append(f'wrk.headers["Accept-Encoding"] = "{accept}"')
+        script.write_text("\n".join(lines) + "\n" + LUA_REPORT)
+        got = run_wrk(f"http://127.0.0.1:{port}{path}", str(script), seconds, 4, 1)
+        print(
+            f"wrk {label:24} {got['rps']:7,.0f} req/s  p50 {got['p50_ms']:5.1f} ms  "
+            f"p99 {got['p99_ms']:5.1f} ms  errors {got['errors']}"
+        )
+
+
 def row(label: str, measured: list[tuple[int, int, float]]) -> str:
     (iw, ib, _), (gw, gb, _), (bw, bb, _) = measured
     return f"{label:52} {ib:>8,} {iw:>8,} {gb:>7,} {gw:>7,} {bb:>7,} {bw:>7,}"
@@ -219,6 +240,13 @@ def main():
         type=Path,
         default=ROOT,
         help="serve from another checkout (e.g. the previous commit's worktree) for a before/after",
+    )
+    parser.add_argument(
+        "--throughput",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="also drive /healthz and the demo config (identity, br) with wrk for SECONDS each",
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pc-wire-"))
@@ -261,6 +289,8 @@ def main():
                 f"config {key}: first request (compresses the revision) {first * 1000:.0f} ms, "
                 f"then {later * 1000:.1f} ms"
             )
+        if args.throughput:
+            throughput(port, args.throughput, tmp)
         # What the after-request hook pays for a page built per request, on a memo miss (the
         # body's hash is taken on every request; the compressed bytes are then remembered).
         body = exchange(port, "GET", "/sites/distinct-100/disclosure?lang=ja")[3]
