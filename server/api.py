@@ -57,10 +57,9 @@ def config_body(revision: dict) -> compression.Encoded:
     with the cached revision (not in `cached_revision`: a decision must not wait for brotli)."""
     encoded = revision.get("config_encoded")
     if encoded is None:
-        encoded = compression.Encoded.build(
-            revision["config_json"].encode("utf-8"),
-            etag=f"{revision['content_hash'][:32]}-{revision['number']}",
-        )
+        # The ETag is the hash of the bytes, not of the revision's content: a release that
+        # changes the config's shape must not be answered 304 from a browser's old copy.
+        encoded = compression.Encoded.build(revision["config_json"].encode("utf-8"))
         with _CACHE_LOCK:
             encoded = revision.setdefault("config_encoded", encoded)
     return encoded
