@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import (
         admin_api,
         api,
+        compression,
         db,
         errors,
         openapi,
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
+    compression.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(openapi.bp)

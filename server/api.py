@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, current_app, g, request
 
+from . import compression
 from . import decisions as rules
 from .db import get_db
 from .errors import ApiError, error_response
@@ -49,6 +50,19 @@ def cached_revision(db, site_key: str, number: int | None = None, head=False) ->
         while len(_REVISIONS) > _CACHE_SIZE:
             _REVISIONS.popitem(last=False)
     return revision
+
+
+def config_body(revision: dict) -> compression.Encoded:
+    """The revision's config JSON in every encoding, compressed on its first request and kept
+    with the cached revision (not in `cached_revision`: a decision must not wait for brotli)."""
+    encoded = revision.get("config_encoded")
+    if encoded is None:
+        # The ETag is the hash of the bytes, not of the revision's content: a release that
+        # changes the config's shape must not be answered 304 from a browser's old copy.
+        encoded = compression.Encoded.build(revision["config_json"].encode("utf-8"))
+        with _CACHE_LOCK:
+            encoded = revision.setdefault("config_encoded", encoded)
+    return encoded
 
 
 def _site_origins(db, site_key: str) -> list[str]:
@@ -108,14 +122,9 @@ def config(site_key):
     revision = cached_revision(db, site_key)
     if revision is None:
         raise ApiError(404, "not_published", f"Site '{site_key}' has no published revision.")
-    etag = f"{revision['content_hash'][:32]}-{revision['number']}"
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        response = Response(revision["config_json"], content_type="application/json")
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response
+    return compression.respond(
+        config_body(revision), "application/json", {"Cache-Control": "public, max-age=60"}
+    )
 
 
 def _read_body() -> bytes:
