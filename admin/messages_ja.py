@@ -371,7 +371,7 @@ JA = {
     "Fill in the form": "フォームに入力",
     "Fills in the form below with a vendor the project knows; check every field against how your sites use it, then save.": "登録済みのベンダー情報で下のフォームを埋めます。各項目を自社サイトでの使い方と照らして確認してから保存してください。",
     "Filled in from the catalog: {name}. Suggested category: {category}. Nothing is saved until you save the form.": "カタログから入力しました：{name}。推奨カテゴリー：{category}。フォームを保存するまで何も保存されません。",
-    "Checked against:": "確認した資料：",
+    "Sources (vendor documentation):": "出典（ベンダーの資料）：",
     "New vendor from the catalog": "カタログから新しいベンダー",
     "No vendor {key} in the catalog.": "カタログにベンダー {key} はありません。",
     "Your registry already has a vendor {key}; change the key to add this one beside it.": "レジストリにはすでにベンダー {key} があります。別に追加するにはキーを変更してください。",
