@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -293,3 +295,26 @@ def test_the_picker_speaks_japanese(admin_client, published):
     editor.post("/admin/language", data={"lang": "ja", "next": "/admin/"})
     page = editor.get("/admin/vendors/new?catalog=criteo").text
     assert "カタログから" in page and "広告" in page
+
+
+def test_the_public_server_does_not_load_the_catalog(tmp_path):
+    # The catalog is for the CLI, the admin's vendor form and the scanner: serving the widget,
+    # the public API and the admin sign-in page must not read it.
+    script = f"""
+import sys
+from server import create_app
+from server.storage import connect, migrate
+db = connect({str(tmp_path / "pc.db")!r})
+migrate(db)
+db.conn.close()
+app = create_app({{"DATABASE": {str(tmp_path / "pc.db")!r}, "SECRET_KEY": "x", "TESTING": True}})
+client = app.test_client()
+for url in ("/healthz", "/api/v1/sites/shop/config", "/w/shop.js", "/admin/login", "/"):
+    client.get(url).close()
+assert "server.catalog" not in sys.modules, "the catalog was imported"
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
