@@ -24,7 +24,9 @@ CATEGORIES = ("analytics", "advertising", "functional")
 @functools.cache
 def _load() -> tuple[dict[str, Any], ...]:
     text = resources.files(__name__).joinpath("vendors.yaml").read_text(encoding="utf-8")
-    entries = yaml.safe_load(text)["vendors"]
+    # libyaml's loader when PyYAML has it: the file is read in a tenth of the time.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    entries = yaml.load(text, Loader=loader)["vendors"]
     return tuple(entries)
 
 
