@@ -362,4 +362,17 @@ JA = {
     "must be a colour written #rgb or #rrggbb": "#rgb または #rrggbb 形式の色にしてください",
     "is too light for text on white (links, the Customize button): needs a contrast of 4.5:1 (WCAG AA)": "白地の文字（リンク、詳細設定ボタン）には明るすぎます。コントラスト比 4.5:1 以上が必要です（WCAG AA）",
     "has too little contrast with the accent colour: needs 4.5:1 (WCAG AA)": "アクセントカラーとのコントラストが足りません。4.5:1 以上が必要です（WCAG AA）",
+    # The vendor catalog (issue 9, item 3): "from the catalog" on the new-vendor form.
+    "Analytics": "分析",
+    "Advertising": "広告",
+    "Functional": "機能",
+    "From the catalog": "カタログから",
+    "Catalog vendor": "カタログのベンダー",
+    "Fill in the form": "フォームに入力",
+    "Fills in the form below with a vendor the project knows; check every field against how your sites use it, then save.": "登録済みのベンダー情報で下のフォームを埋めます。各項目を自社サイトでの使い方と照らして確認してから保存してください。",
+    "Filled in from the catalog: {name}. Suggested category: {category}. Nothing is saved until you save the form.": "カタログから入力しました：{name}。推奨カテゴリー：{category}。フォームを保存するまで何も保存されません。",
+    "Sources (vendor documentation):": "出典（ベンダーの資料）：",
+    "New vendor from the catalog": "カタログから新しいベンダー",
+    "No vendor {key} in the catalog.": "カタログにベンダー {key} はありません。",
+    "Your registry already has a vendor {key}; change the key to add this one beside it.": "レジストリにはすでにベンダー {key} があります。別に追加するにはキーを変更してください。",
 }

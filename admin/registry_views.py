@@ -130,10 +130,19 @@ def vendors():
     )
 
 
+CATALOG_CATEGORY_NAMES = {
+    "analytics": "Analytics",
+    "advertising": "Advertising",
+    "functional": "Functional",
+}
+
+
 def _vendor_form(key=None):
     is_new = key is None
 
-    def page(values, errors=None, general=None, status=200):
+    def page(values, errors=None, general=None, status=200, from_catalog=None, notice=None):
+        from server import catalog
+
         return render_template(
             "admin/vendor_form.html",
             values=values,
@@ -141,10 +150,18 @@ def _vendor_form(key=None):
             general=general or [],
             is_new=is_new,
             key=key,
+            # The picker, on a new vendor's form only: the catalog file is read then only.
+            catalog_entries=catalog.all() if is_new else [],
+            catalog_categories=[(c, _(CATALOG_CATEGORY_NAMES[c])) for c in catalog.CATEGORIES],
+            from_catalog=from_catalog,
+            notice=notice,
         ), status
 
     if request.method == "GET":
-        return page({} if is_new else _vendor_values(registry.get_vendor(get_db(), key)))
+        if not is_new:
+            return page(_vendor_values(registry.get_vendor(get_db(), key)))
+        return _vendor_from_catalog(page, request.args.get("catalog", "").strip())
+
     vendor = _vendor_from_form(request.form, key)
     try:
         if is_new:
@@ -161,6 +178,26 @@ def _vendor_form(key=None):
         return page(values, errors, general, 400)
     flash(_("Vendor {key} saved.", key=vendor["key"]))
     return redirect(url_for("admin.vendors"))
+
+
+def _vendor_from_catalog(page, catalog_key):
+    """The new-vendor form, prefilled from a catalog entry when one is picked: the admin checks
+    and edits the values, and nothing is stored until the form is saved."""
+    from server import catalog
+
+    if not catalog_key:
+        return page({})
+    entry = catalog.get(catalog_key)
+    if entry is None:
+        return page({}, notice=_("No vendor {key} in the catalog.", key=catalog_key), status=404)
+    values = _vendor_values(catalog.as_vendor(entry))
+    notice = None
+    if registry_store.get_vendor(get_db(), entry["key"]) is not None:
+        notice = _(
+            "Your registry already has a vendor {key}; change the key to add this one beside it.",
+            key=entry["key"],
+        )
+    return page(values, from_catalog=entry, notice=notice)
 
 
 @bp.route("/vendors/new", methods=["GET", "POST"])

@@ -354,3 +354,58 @@ def demo(ctx, origins, admin_email, server_url):
     click.echo(f"privacy center: {server_url}/")
     click.echo(f"admin: {server_url}/admin/")
     click.echo(f"API description: {server_url}/api/v1/openapi.json")
+
+
+# The vendor catalog shipped with the project (server/catalog, docs/catalog.md).
+
+
+class _CatalogNotFound(click.ClickException):
+    exit_code = 2
+
+
+@main.group()
+def catalog():
+    """The vendor catalog shipped with the project: list its entries, show one."""
+
+
+@catalog.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def catalog_list(fmt):
+    """List the catalog's vendors: key, suggested category, name, recipient, country."""
+    from . import catalog as vendor_catalog
+
+    entries = vendor_catalog.all()
+    if fmt == "json":
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    key_width = max(len(e["key"]) for e in entries)
+    for entry in entries:
+        click.echo(
+            f"{entry['key']:<{key_width}}  {entry['category']:<11}  {entry['name']}"
+            f"  ({entry['recipient']}, {entry.get('country') or '-'})"
+        )
+
+
+@catalog.command("show")
+@click.argument("key")
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+def catalog_show(key, fmt):
+    """Print one catalog entry; its fields but `category` and `sources` are a registry vendor."""
+    from . import catalog as vendor_catalog
+
+    entry = vendor_catalog.get(key)
+    if entry is None:
+        raise _CatalogNotFound(
+            f"no vendor '{key}' in the catalog; `privacy-center catalog list` shows its keys"
+        )
+    if fmt == "json":
+        click.echo(json.dumps(entry, ensure_ascii=False, indent=2))
+    else:
+        doc = {
+            k: entry[k] for k in sorted(entry, key=lambda k: FIELD_ORDER.get(k, len(FIELD_ORDER)))
+        }
+        click.echo(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100), nl=False)
