@@ -118,7 +118,7 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
 
     page.get_by_role("link", name="Vendors", exact=True).click()
     check(page, "03-vendors")
-    page.get_by_role("link", name="New vendor").click()
+    page.get_by_role("link", name="New vendor", exact=True).click()
     page.get_by_label("Key").fill("chat-widget")
     page.locator("#f-name").fill("Chat Widget")
     page.get_by_label("Recipient (who receives the data)").fill("Chat Co.")
