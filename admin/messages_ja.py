@@ -362,4 +362,9 @@ JA = {
     "must be a colour written #rgb or #rrggbb": "#rgb または #rrggbb 形式の色にしてください",
     "is too light for text on white (links, the Customize button): needs a contrast of 4.5:1 (WCAG AA)": "白地の文字（リンク、詳細設定ボタン）には明るすぎます。コントラスト比 4.5:1 以上が必要です（WCAG AA）",
     "has too little contrast with the accent colour: needs 4.5:1 (WCAG AA)": "アクセントカラーとのコントラストが足りません。4.5:1 以上が必要です（WCAG AA）",
+    # Retention of the consent log (helper "erase", issue 11 item 9)
+    "Keep the consent log (days)": "同意記録の保存期間（日）",
+    "Decisions and erasure records older than this are deleted by privacy-center purge; at least the consent lifetime, at most 3650. Default 1095 (three years): proof of a consent must outlive it. Not part of a revision: a change needs no publishing.": "これより古い判断と消去の記録は privacy-center purge で削除されます。同意の有効期間以上、3650 以下。既定は 1095（3年）：同意の証明は同意そのものより長く残す必要があります。リビジョンには含まれないため、変更に公開は不要です。",
+    "must be between 1 and 3650": "1〜3650 の範囲にしてください",
+    "must be at least the consent lifetime: a consent still in force must stay provable": "同意の有効期間以上にしてください。有効な同意は証明できる状態で残す必要があります",
 }
