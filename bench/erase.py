@@ -7,8 +7,10 @@ client hashes, times over the last year, the daily figures to match). Then start
 server (`privacy-center serve`), records --erasures decisions on `news` through the API (each
 with a user agent of its own, which the erasure deletes), and while --writers threads record
 decisions on `shop`, erases each consent id with `DELETE /api/v1/consents/<id>` and its receipt,
-then again (a repeated erasure). Prints the erasure times and how the other site's decisions
-fared: none may fail (issue 11 #2: they got 500 "database is locked").
+then again (a repeated erasure). Then, the writers still recording, runs `privacy-center purge`
+on the decisions older than --purge-days (about half the log). Prints the erasure and purge
+times and how the other site's decisions fared: none may fail (issue 11 #2: they got 500
+"database is locked").
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def fill(db_path: Path, count: int) -> float:
         (int.from_bytes(secrets.token_bytes(7), "big"), f"Mozilla/5.0 (X11) {BROWSERS[i % 5]} #{i}")
         for i in range(300)
     ]
-    now_ms = int(time.time() * 1000)
+    # Over the last year, in order: a log is appended as time goes.
+    now_ms, year_ms = int(time.time() * 1000), 365 * 86_400_000
     indexes = db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' "
         "AND sql IS NOT NULL"
@@ -101,15 +104,15 @@ def fill(db_path: Path, count: int) -> float:
         db.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?), "
             "r AS (SELECT CASE abs(random()) % 3 WHEN 0 THEN 'accept_all' "
-            "WHEN 1 THEN 'reject_all' ELSE 'custom' END AS action, abs(random()) AS x FROM n) "
+            "WHEN 1 THEN 'reject_all' ELSE 'custom' END AS action, abs(random()) AS x, i FROM n) "
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
             f"SELECT substr(lower(hex(randomblob(11))), 1, 22), ?, 1, action, {bits_c}, "
             f"{bits_v}, CASE x % 2 WHEN 0 THEN 'ja' ELSE 'en' END, "
             "'https://news.sakura-media.example/articles/' || (x % 5000), 0, "
-            "? - x % (365 * 86400000), (SELECT id FROM temp.pick WHERE n = x % 300), "
+            "? + i * ? + x % 1000, (SELECT id FROM temp.pick WHERE n = x % 300), "
             "lower(hex(randomblob(8))) FROM r",
-            [count, SITE, now_ms],
+            [count, SITE, now_ms - year_ms, year_ms // max(count, 1)],
         )
         db.execute("DROP TABLE temp.pick")
         for _name, sql in indexes:
@@ -236,6 +239,12 @@ def main():
     parser.add_argument("--erasures", type=int, default=5, help="consent ids erased")
     parser.add_argument("--writers", type=int, default=2, help="threads recording on shop")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--purge-days",
+        type=int,
+        default=180,
+        help="then purge the site's decisions older than this many days (0: no purge)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pc-erase-"))
@@ -278,6 +287,25 @@ def main():
                         erase_errors[status] += 1
                 time.sleep(0.2)
             time.sleep(1)
+        purged = None
+        if args.purge_days:
+            # Retention: purge what is older than --purge-days on SITE while OTHER records.
+            before = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - args.purge_days * 86400)
+            )
+            with Writers(port, args.writers) as purge_writers:
+                time.sleep(1)
+                started = time.perf_counter()
+                out = subprocess.run(
+                    cli + ["purge", "--before", before, "--site", SITE],
+                    env=env,
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                purged = (time.perf_counter() - started, out.splitlines()[0])
+                time.sleep(1)
         db = connect(db_path)
         left = db.execute("SELECT COUNT(*) FROM decisions WHERE site_key = ?", [SITE]).fetchone()[0]
         db.conn.close()
@@ -290,9 +318,18 @@ def main():
             f"median {statistics.median(values) * 1000:7.1f} ms, max {max(values) * 1000:7.1f} ms"
         )
 
-    total = sum(writers.statuses.values())
-    failed = total - writers.statuses[201] - writers.statuses[429]
-    lat = sorted(writers.latencies)
+    def others(writers, label):
+        total = sum(writers.statuses.values())
+        failed = total - writers.statuses[201] - writers.statuses[429]
+        lat = sorted(writers.latencies)
+        print(
+            f"decisions on '{OTHER}' {label} ({args.writers} threads): {total}, failed: {failed}"
+            + (f" (rate-limited 429: {writers.statuses[429]})" if writers.statuses[429] else "")
+            + f", p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f}"
+            f" ms, max {lat[-1] * 1000:.1f} ms; statuses {dict(writers.statuses)}"
+        )
+        return failed
+
     print(
         f"log: {args.decisions:,} decisions on '{SITE}' written in {fill_seconds:.1f} s "
         f"({size_mb:.0f} MB); server: gunicorn, {args.workers} workers; "
@@ -301,12 +338,10 @@ def main():
     print(f"erase, first    ({len(first)}): {ms(first)}   (DELETE /api/v1/consents/<id>)")
     print(f"erase, repeated ({len(repeated)}): {ms(repeated)}")
     print(f"erase answers not as expected: {sum(erase_errors.values())} {dict(erase_errors)}")
-    print(
-        f"decisions on '{OTHER}' meanwhile ({args.writers} threads): {total}, failed: {failed}"
-        + (f" (rate-limited 429: {writers.statuses[429]})" if writers.statuses[429] else "")
-        + f", p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms, "
-        f"max {lat[-1] * 1000:.1f} ms; statuses {dict(writers.statuses)}"
-    )
+    failed = others(writers, "during the erasures")
+    if purged is not None:
+        print(f"purge: {purged[0]:.1f} s, {purged[1]}")
+        failed += others(purge_writers, "during the purge")
     print(f"decisions left on '{SITE}': {left:,}")
     if args.keep:
         print(f"database kept in {work}")

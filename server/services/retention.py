@@ -119,6 +119,7 @@ def run(
             progress(what, n)
         return n
 
+    log.purge_cache(db)
     if log.has_table(db, "decision_requests"):
         # Retry ids (issue 11 item 10) only serve the retries of one day; they go first, before
         # the decisions they may point to.
