@@ -375,4 +375,9 @@ JA = {
     "New vendor from the catalog": "カタログから新しいベンダー",
     "No vendor {key} in the catalog.": "カタログにベンダー {key} はありません。",
     "Your registry already has a vendor {key}; change the key to add this one beside it.": "レジストリにはすでにベンダー {key} があります。別に追加するにはキーを変更してください。",
+    # Retention of the consent log (helper "erase", issue 11 item 9)
+    "Keep the consent log (days)": "同意記録の保存期間（日）",
+    "Decisions and erasure records older than this are deleted by privacy-center purge; at least the consent lifetime, at most 3650. Default 1095 (three years): proof of a consent must outlive it. Not part of a revision: a change needs no publishing.": "これより古い判断と消去の記録は privacy-center purge で削除されます。同意の有効期間以上、3650 以下。既定は 1095（3年）：同意の証明は同意そのものより長く残す必要があります。リビジョンには含まれないため、変更に公開は不要です。",
+    "must be between 1 and 3650": "1〜3650 の範囲にしてください",
+    "must be at least the consent lifetime: a consent still in force must stay provable": "同意の有効期間以上にしてください。有効な同意は証明できる状態で残す必要があります",
 }

@@ -10,7 +10,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound as werkzeug_not_found
 
 from server.db import get_db
-from server.registry import CONSENT_TYPES
+from server.registry import CONSENT_TYPES, DEFAULT_RETENTION_DAYS
 from server.services import registry
 from server.services.errors import Conflict, Invalid, NotFound
 from server.storage import registry as registry_store
@@ -42,6 +42,7 @@ SITE_FIELDS = {
     "languages",
     "default_language",
     "consent_max_age_days",
+    "retention_days",
     "cookie_domain",
     "google_consent_mode",
     "honor_gpc",
@@ -241,6 +242,7 @@ def _site_from_form(form, key=None):
         "languages": [lang for lang in forms.LANGS if form.get(f"languages.{lang}") == "1"],
         "default_language": forms.text(form, "default_language"),
         "consent_max_age_days": forms.number(form, "consent_max_age_days"),
+        "retention_days": forms.number(form, "retention_days"),
         "cookie_domain": forms.text(form, "cookie_domain"),
         "google_consent_mode": forms.flag(form, "google_consent_mode"),
         "honor_gpc": forms.flag(form, "honor_gpc"),
@@ -268,6 +270,7 @@ def _site_values(site):
             "key",
             "default_language",
             "consent_max_age_days",
+            "retention_days",
             "cookie_domain",
             "google_consent_mode",
             "honor_gpc",
@@ -338,6 +341,7 @@ def site_new():
         "languages.en": True,
         "default_language": "ja",
         "consent_max_age_days": 180,
+        "retention_days": DEFAULT_RETENTION_DAYS,
         "honor_gpc": True,
     }
     if request.method == "POST":

@@ -13,6 +13,7 @@ import yaml
 
 from . import default_database, exports
 from .services import registry as registry_service
+from .services import retention
 from .services.errors import Conflict, Invalid, NotFound
 from .storage import accounts, connect, migrate
 from .storage import decisions as decision_log
@@ -198,6 +199,7 @@ FIELD_ORDER = {
             "languages",
             "default_language",
             "consent_max_age_days",
+            "retention_days",
             "cookie_domain",
             "google_consent_mode",
             "honor_gpc",
@@ -409,3 +411,81 @@ def catalog_show(key, fmt):
             k: entry[k] for k in sorted(entry, key=lambda k: FIELD_ORDER.get(k, len(FIELD_ORDER)))
         }
         click.echo(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100), nl=False)
+@main.command()
+@click.option(
+    "--before",
+    metavar="ISO_DATE",
+    default=None,
+    help="Delete what is older than this date or time (UTC unless it says otherwise) on "
+    "every site, instead of each site's retention_days.",
+)
+@click.option(
+    "--site", "site_keys", multiple=True, metavar="KEY", help="Only this site (repeatable)."
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=5000,
+    show_default=True,
+    help="Rows per write transaction: decisions recorded meanwhile wait for one batch at most.",
+)
+@click.option(
+    "--audit-retention-days",
+    envvar="PRIVACY_CENTER_AUDIT_RETENTION_DAYS",
+    type=click.IntRange(1, 36_500),
+    default=retention.DEFAULT_AUDIT_RETENTION_DAYS,
+    show_default=True,
+    help="Days the audit log is kept (env PRIVACY_CENTER_AUDIT_RETENTION_DAYS).",
+)
+@click.pass_context
+def purge(ctx, before, site_keys, dry_run, batch_size, audit_retention_days):
+    """Delete decisions, erasure records, unused user agents and audit entries past retention.
+
+    Each site's decisions and erasure records older than its retention_days (or --before) go,
+    in short transactions; the daily figures are kept. Run it daily (docs/storage.md).
+    """
+    db = _db(ctx)
+    try:
+        plan = retention.plan(
+            db,
+            retention.parse_before(before) if before is not None else None,
+            list(site_keys) or None,
+            audit_retention_days,
+        )
+    except Invalid as error:
+        raise click.BadParameter(
+            error.relative_problems()[0].split(": ", 1)[1], param_hint="--before"
+        ) from None
+    except NotFound as error:
+        raise click.BadParameter(f"no site '{error.key}'", param_hint="--site") from None
+    for site in plan.sites:
+        if site.within_consent_lifetime:
+            click.echo(
+                f"warning: {site.site_key}: {site.before} is within the consent lifetime "
+                f"({site.consent_max_age_days} days): proof of consents still in force goes too",
+                err=True,
+            )
+    verb = "would delete" if dry_run else "deleted"
+    if dry_run:
+        retention.count(db, plan)
+        click.echo("dry run: nothing is deleted")
+    else:
+        retention.run(db, plan, batch=batch_size)
+    for site in plan.sites:
+        why = f"retention {site.retention_days} days" if site.retention_days else "--before"
+        click.echo(
+            f"{site.site_key}: {verb} {site.decisions:,} decisions and {site.erasures:,} "
+            f"erasure records older than {site.before} ({why})"
+        )
+    click.echo(f"user agents no longer used: {verb} {plan.user_agents:,}")
+    click.echo(
+        f"audit log: {verb} {plan.audit_entries:,} entries older than {plan.audit_before} "
+        f"(audit retention {audit_retention_days} days)"
+    )
+    if not dry_run and plan.batches:
+        click.echo(
+            f"{len(plan.batches)} write transactions of at most {batch_size:,} rows "
+            f"(largest {max(plan.batches):,})"
+        )
+    click.echo("daily figures kept")

@@ -27,6 +27,12 @@ DEFAULT_CONSENT_TYPES = {
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\Z")
 COOKIE_NAME = re.compile(r"^[A-Za-z0-9_.\-*]{1,128}\Z")
 MAX_TEXT = 4000
+# How long a site's consent log is kept (`privacy-center purge`). Art. 7(1) GDPR: the controller
+# must be able to show a consent was given for as long as it relies on it and then answer a
+# claim about it, so the record must outlive the consent (at most 395 days) by the time a
+# complaint or claim can take: three years in all. Never shorter than the site's consent lifetime.
+DEFAULT_RETENTION_DAYS = 1095
+MAX_RETENTION_DAYS = 3650
 
 
 class RegistryError(ValueError):
@@ -208,6 +214,7 @@ SITE_FIELDS = {
     "languages",
     "default_language",
     "consent_max_age_days",
+    "retention_days",
     "cookie_domain",
     "google_consent_mode",
     "honor_gpc",
@@ -412,6 +419,20 @@ def _category(c: _Checker, category, path, languages):
     }
 
 
+def _retention(c: _Checker, value, path: str, site: dict) -> int:
+    """Days the consent log is kept: never less than the consent lifetime (Art. 7(1) proof)."""
+    lifetime = site["consent_max_age_days"]
+    days = c.integer(value, f"{path}.retention_days", None, 1, MAX_RETENTION_DAYS)
+    if days is None:
+        return DEFAULT_RETENTION_DAYS
+    if days < lifetime:
+        c.fail(
+            f"{path}.retention_days",
+            "must be at least the consent lifetime: a consent still in force must stay provable",
+        )
+    return days
+
+
 def _site(c: _Checker, site, path, vendor_keys):
     site = c.mapping(site, path)
     if site is None:
@@ -455,6 +476,7 @@ def _site(c: _Checker, site, path, vendor_keys):
         "consent_max_age_days": c.integer(
             site.get("consent_max_age_days"), f"{path}.consent_max_age_days", 180, 1, 395
         ),
+        "retention_days": None,  # below, once the consent lifetime is known
         "cookie_domain": cookie_domain,
         "google_consent_mode": c.boolean(
             site.get("google_consent_mode"), f"{path}.google_consent_mode", False
@@ -466,6 +488,7 @@ def _site(c: _Checker, site, path, vendor_keys):
         "notice": c.texts(site.get("notice"), f"{path}.notice", languages, required=False),
         "appearance": _appearance(c, site.get("appearance"), f"{path}.appearance"),
     }
+    out["retention_days"] = _retention(c, site.get("retention_days"), path, out)
     categories, seen = [], set()
     for j, category in enumerate(c.listing(site.get("categories"), f"{path}.categories")):
         category = _category(c, category, f"{path}.categories[{j}]", languages)

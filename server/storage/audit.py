@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlite_utils import Database
 
+from .schema import write
 from .util import now_iso
 
 
@@ -88,3 +90,22 @@ def entries(
             item[field] = None if item[field] is None else json.loads(item[field])
         out.append(item)
     return out
+
+
+def count_before(db: Database, before: str) -> int:
+    return int(db.execute("SELECT COUNT(*) FROM audit_log WHERE at < ?", [before]).fetchone()[0])
+
+
+def purge(db: Database, before: str, batch: int) -> Iterator[int]:
+    """Delete the entries older than `before` (ISO time), oldest first, in short transactions."""
+    while True:
+        with write(db):
+            count = db.execute(
+                "DELETE FROM audit_log WHERE id IN "
+                "(SELECT id FROM audit_log WHERE at < ? ORDER BY id LIMIT ?)",
+                [before, batch],
+            ).rowcount
+        if count:
+            yield count
+        if count < batch:
+            return

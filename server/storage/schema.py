@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
+from ..registry import DEFAULT_RETENTION_DAYS
 
 # Each step moves the schema from version i to i + 1; steps only ever get appended.
 STEPS = [
@@ -146,6 +149,15 @@ STEPS = [
     lambda db: _add_column(db, "users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),
     # 5: signing out ends the login's sessions: a session is valid only for the epoch it began in.
     lambda db: _add_column(db, "users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    # 6: erasing one consent id touches only its rows, however large its site's log. Without
+    # statistics (no ANALYZE is ever run) SQLite rates `consent_id = ? AND site_key = ?` the
+    # same on (consent_id) and on (site_key, recorded_at) and took the site index: a scan of
+    # the site under the write lock. Two-column indexes on both equalities win on any
+    # statistics. The user-agent index serves the foreign-key check of deleting an unused
+    # user agent (otherwise a scan of every decision); (site_key, erased_at) serves purge.
+    lambda db: _erase_indexes(db),
+    # 7: every site has a retention period (registry.py): sites stored before it get the default.
+    lambda db: _site_retention(db),
 ]
 
 
@@ -153,6 +165,31 @@ def _add_column(db, table: str, column: str, definition: str):
     # Checked first, so that the step also runs on a database where the column already exists.
     if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
         db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def _index(db, name: str, table: str, columns: tuple[str, ...]) -> None:
+    """Create index `name` on `columns`, replacing one of that name on other columns."""
+    if tuple(row[2] for row in db.execute(f"PRAGMA index_info({name})")) != columns:
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+        db.execute(f"CREATE INDEX {name} ON {table} ({', '.join(columns)})")
+
+
+def _erase_indexes(db):
+    _index(db, "decisions_consent", "decisions", ("consent_id", "site_key"))
+    _index(db, "decisions_user_agent", "decisions", ("user_agent_id",))
+    _index(db, "erasures_consent", "erasures", ("consent_hash", "site_key"))
+    _index(db, "erasures_site_time", "erasures", ("site_key", "erased_at"))
+
+
+def _site_retention(db):
+    for key, doc in db.execute("SELECT key, doc FROM sites").fetchall():
+        site = json.loads(doc)
+        if "retention_days" not in site:
+            site["retention_days"] = DEFAULT_RETENTION_DAYS
+            db.execute(
+                "UPDATE sites SET doc = ? WHERE key = ?",
+                [json.dumps(site, ensure_ascii=False, sort_keys=True, separators=(",", ":")), key],
+            )
 
 
 def _rebuild_figures(db):
