@@ -1,5 +1,7 @@
 // Posting decisions. Each is kept in localStorage until the server has it, and retried on the
-// next page, so that a network fault never loses one.
+// next page, so that a network fault never loses one. Its random `request_id`, made when it is
+// queued and sent unchanged on every retry, lets the server answer a retry whose first answer
+// was lost with that answer instead of recording the decision twice.
 var PENDING = 'pc_pending_' + SITE;
 var sending = Promise.resolve();
 
@@ -12,8 +14,14 @@ function setPending(list) {
     else localStorage.removeItem(PENDING);
   } catch (e) { /* storage may be off; the post is still tried once */ }
 }
+function requestId() {
+  return [].map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) {
+    return (b | 256).toString(16).slice(1);
+  }).join('');
+}
 function recordDecision(body) {
   var list = pendingList();
+  body.request_id = requestId();
   list.push(body);
   setPending(list);
   return flushPending(body);
@@ -37,7 +45,8 @@ function sendNext(extra) {
     method: 'POST', body: JSON.stringify(body), keepalive: true, credentials: 'omit',
     headers: { 'Content-Type': 'text/plain' }
   }).then(function (res) {
-    if (res.status >= 500) throw new Error('server');
+    // A server fault or a rate limit (429): kept for a later page.
+    if (res.status >= 500 || res.status === 429) throw new Error('later');
     if (res.status === 403 && body.consent_id) {
       // The receipt is no longer accepted (e.g. the log was erased): start a new consent id.
       ch.i = ch.k = null;

@@ -1,6 +1,7 @@
 // The first layer: a non-modal dialog named for the site; Accept all and Reject all look the same.
 var banner = null;
-function showBanner() {
+// `alert`: a message shown in the banner (the preferences could not be loaded).
+function showBanner(alert) {
   if (!banner) {
     banner = h('dialog', { class: 'pc-banner pc-' + LOOK.layout + ' pc-' + LOOK.position, lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
       h('div', { class: 'pc-text' }, [
@@ -14,6 +15,9 @@ function showBanner() {
       ])
     ]);
     ui().append(banner);
+  }
+  if (alert && !banner.querySelector('[role=alert]')) {
+    banner.firstChild.append(h('p', { class: 'pc-note', role: 'alert', text: alert }));
   }
   // `open` rather than show(): the banner must not take focus from the page.
   banner.open = true;

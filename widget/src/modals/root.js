@@ -7,19 +7,22 @@ function ui() {
   // The site's colours, validated as #rgb/#rrggbb by the registry, override the defaults.
   var css = CSS + ':host{', colors = LOOK.colors || {};
   for (var k in colors) css += '--pc-' + k + ':' + colors[k] + ';';
-  css += '}';
-  try {
-    // Constructed stylesheets are allowed by a CSP without 'unsafe-inline'.
-    var sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    shadow.adoptedStyleSheets = [sheet];
-  } catch (e) {
-    shadow.append(h('style', { text: css }));
-  }
+  addStyles(css + '}');
   // First in the page, so that keyboard users reach it first.
   if (document.body) document.body.prepend(host);
   else document.documentElement.append(host);
   return shadow;
+}
+// Constructed stylesheets are allowed by a CSP without 'unsafe-inline'; the preferences add theirs.
+function addStyles(css) {
+  var root = ui();
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = root.adoptedStyleSheets.concat(sheet);
+  } catch (e) {
+    root.append(h('style', { text: css }));
+  }
 }
 function button(label, onclick, cls) {
   return h('button', { type: 'button', class: cls || 'pc-btn', onclick: onclick, text: label });
