@@ -16,7 +16,7 @@ from .db import get_db
 from .registry import SITE_KEY
 from .revisions import public_config
 from .storage import revisions as revision_store
-from .widget_build import Sources, build_sources, read_dist
+from .widget_build import ENTRY, Sources, build_sources, read_dist
 
 try:
     import brotli
@@ -82,7 +82,7 @@ def widget_source(configured: str | None = None) -> Path:
     `widget/` (so edits are picked up on restart), else the installed package's prebuilt bundle."""
     if configured:
         return Path(configured)
-    if (WIDGET_DIR / "manifest.txt").is_file():
+    if (WIDGET_DIR / ENTRY).is_file():
         return WIDGET_DIR
     if (DIST_DIR / "widget.sha256").is_file():
         return DIST_DIR

@@ -1,5 +1,17 @@
 """Building the widget's code and styles: one function for the wheel, the server and the tests.
 
+The widget's sources are small modules that import what they use, in a subset of JavaScript
+modules that this file resolves itself (pure Python, no Node):
+
+    import { h } from '../utils/dom.js';      // names another module exports
+    import '../../styles/banner.css';          // a stylesheet this module's markup needs
+    export function showBanner() { ... }       // `export function NAME` or `export var NAME`
+
+Two entry points make two files: `src/main.js` the first load (/w/<site>.js), and
+`src/modals/preferences.js` the part fetched on the first "Customize". Each file's modules are
+joined (dependencies first) into one function scope and minified; the part gets the names it
+imports from the first file's modules as arguments.
+
 The wheel's build step (`setup.py`) runs `write_dist` once, so an installed package serves a
 prebuilt `widget_dist/`; a development checkout builds from `widget/` in each process instead.
 This module imports nothing from the `server` package (nor Flask): the build step loads it by
@@ -12,36 +24,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import rcssmin
 from calmjs.parse import asttypes, es5
 from calmjs.parse.exceptions import ECMASyntaxError
 from calmjs.parse.unparsers.es5 import minify_print
+from calmjs.parse.walkers import Walker
 
 JS_FILE = "widget.min.js"
 CSS_FILE = "widget.min.css"
 PART_FILE = "widget.part.min.js"
 DIGEST_FILE = "widget.sha256"
 DIST_FILES = (JS_FILE, CSS_FILE, PART_FILE, DIGEST_FILE)
-# Before the modules, on a line of its own: the modules start on line 2 of the joined code.
+ENTRY = "src/main.js"
+PART_ENTRY = "src/modals/preferences.js"
+# Before the modules, on a line of its own. CFG and CSS are the only names a module may use
+# without importing them: the server calls the first file with the site's config and its CSS.
 PROLOGUE = "(function(CFG,CSS){'use strict';\n"
 EPILOGUE = "\n})"
-# The manifest line that starts the part loaded on the first "Customize" (the preferences).
-PART_SECTION = "[preferences]"
 # The part's script calls the loader that the first file put on its <script> element with a
-# function of the first file's names it uses (in a fixed order) and of its own stylesheet; the
-# function returns the part's `PART` object. src/core/parts.js holds the other end.
+# function of its own stylesheet and of the first file's names it imports (in a fixed order);
+# the function returns the part entry's `PART` object. src/core/parts.js holds the other end.
 PART_PROLOGUE = "document.currentScript.pcPart(function(PART_CSS{args}){{'use strict';\n"
 PART_EPILOGUE = "\nreturn PART;}},{css})"
+GIVEN = {"CFG", "CSS", "PART_CSS"}
 # Placeholders in the first file's code that the build fills in: the part's names in order and
 # its path on the server (content-addressed, so that it can be cached for good).
 PART_ARGS = "PART_ARGS"
 PART_PATH = "PART_PATH"
-IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+IMPORT = re.compile(r"^import\s*(?:\{([^}]*)\}\s*from\s*)?'([^'\n]+)';?[ \t]*$", re.M)
+EXPORT = re.compile(r"^export (?=(?:function|var) )", re.M)
+EXPORTED = re.compile(r"(?:function\s+|var\s+)([A-Za-z_$][\w$]*)")
 
 
 class WidgetBuildError(Exception):
@@ -68,74 +86,116 @@ def part_path(part: str) -> str:
     return "/w/p/" + hashlib.sha256(part.encode()).hexdigest()[:20] + ".js"
 
 
-def manifest(directory: Path) -> list[str]:
-    """The source files, relative to `directory`, in the order of `manifest.txt`; all present.
+@dataclass
+class Module:
+    name: str  # relative to the widget's folder: src/core/state.js
+    code: str  # imports blanked and `export ` removed, so that lines and columns still match
+    imports: dict[str, list[str]] = field(default_factory=dict)  # module -> names
+    styles: list[str] = field(default_factory=list)
+    declared: set[str] = field(default_factory=set)
+    exported: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
 
-    The `[preferences]` line is kept in the list: what follows it is the second part."""
-    path = directory / "manifest.txt"
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def read_module(directory: Path, name: str) -> Module:
+    """One module: its imports resolved against the widget's folder, its code parsed alone."""
+    path = directory / name
+    text = path.read_text(encoding="utf-8")
+    module = Module(name, text)
+
+    def blank(match: re.Match) -> str:
+        names, target = match.group(1), match.group(2)
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        where = f"{path}:{_line(text, match.start())}"
+        if not (directory / resolved).is_file() or resolved.startswith("../"):
+            raise WidgetBuildError(f"{where}: {target} does not exist")
+        if names is None:
+            if not resolved.endswith(".css"):
+                raise WidgetBuildError(f"{where}: import names from {target}, or a .css file")
+            module.styles.append(resolved)
+        else:
+            wanted = [n.strip() for n in names.split(",") if n.strip()]
+            module.imports.setdefault(resolved, []).extend(wanted)
+        return "\n" * match.group(0).count("\n")
+
+    code = IMPORT.sub(blank, text)
+    for match in EXPORT.finditer(code):
+        declaration = EXPORTED.match(code, match.end())
+        if declaration:
+            module.exported.add(declaration.group(1))
+    module.code = EXPORT.sub(" " * len("export "), code)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise WidgetBuildError(f"cannot read {path}: {error.strerror}") from None
-    names = []
-    for number, line in enumerate(lines, 1):
-        name = line.strip()
-        if not name or name.startswith("#"):
-            continue
-        if name == PART_SECTION:
-            if name in names:
-                raise WidgetBuildError(f"{path}:{number}: {name} twice")
-            names.append(name)
-            continue
-        if not (directory / name).is_file():
-            raise WidgetBuildError(f"{path}:{number}: {name} does not exist")
-        names.append(name)
-    if PART_SECTION not in names:
-        raise WidgetBuildError(f"{path}: no {PART_SECTION} line (the part loaded on Customize)")
-    listed = set(names)
-    for pattern in ("src/**/*.js", "styles/**/*.css"):
-        for file in sorted(directory.glob(pattern)):
-            name = file.relative_to(directory).as_posix()
-            if name not in listed:
-                raise WidgetBuildError(
-                    f"{directory / name} is not listed in {path}, so it would not be shipped"
-                )
-    return names
-
-
-def _locate(error: ECMASyntaxError, directory: Path, names: list[str], texts: list[str]) -> str:
-    """The parser's message for the first module that is wrong on its own, with its path."""
-    for name, text in zip(names, texts, strict=True):
-        try:
-            es5(text)
-        except ECMASyntaxError as own:
-            return f"{directory / name}: {own}"
-    return f"{error} (lines of the modules of {directory / 'manifest.txt'} joined, from line 2)"
-
-
-def _parse(code: str, directory: Path, names: list[str], texts: list[str]):
-    try:
-        return es5(code)
+        tree = es5(module.code)
     except ECMASyntaxError as error:
-        raise WidgetBuildError(
-            "the widget's JavaScript does not parse: " + _locate(error, directory, names, texts)
-        ) from None
+        raise WidgetBuildError(f"the widget's JavaScript does not parse: {path}: {error}") from None
+    for node in tree:
+        if isinstance(node, asttypes.FuncDecl):
+            module.declared.add(node.identifier.value)
+        elif isinstance(node, asttypes.VarStatement):
+            module.declared.update(decl.identifier.value for decl in node.children())
+    module.used = {
+        node.value
+        for node in Walker().walk(tree)
+        if isinstance(node, asttypes.Identifier) and not isinstance(node, asttypes.PropIdentifier)
+    }
+    return module
 
 
-def _minify(tree) -> str:
+def _collect(directory: Path, entry: str, known: dict[str, Module], skip: set[str]):
+    """The modules `entry` needs, dependencies first (like JavaScript modules: a cycle is cut
+    where it closes), leaving out those in `skip`; and their stylesheets in the same order."""
+    order: list[str] = []
+    styles: list[str] = []
+    seen = set(skip)
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        if name not in known:
+            known[name] = read_module(directory, name)
+        for dependency in known[name].imports:
+            visit(dependency)
+        order.append(name)
+        styles.extend(s for s in known[name].styles if s not in styles)
+
+    visit(entry)
+    return order, styles
+
+
+def _check(directory: Path, modules: dict[str, Module]) -> None:
+    """Each name has one home; a module imports exactly the other modules' names it uses."""
+    home: dict[str, str] = {}
+    for module in modules.values():
+        for name in module.declared:
+            if name in home:
+                raise WidgetBuildError(
+                    f"{directory / module.name}: `{name}` is declared in {home[name]} too "
+                    "(the modules of a file share one scope)"
+                )
+            home[name] = module.name
+    for module in modules.values():
+        path = directory / module.name
+        imported = set()
+        for target, names in module.imports.items():
+            for name in names:
+                if name not in modules[target].exported:
+                    raise WidgetBuildError(f"{path}: {target} does not export `{name}`")
+                imported.add(name)
+        foreign = (module.used & set(home)) - module.declared - GIVEN
+        for name in sorted(foreign - imported):
+            raise WidgetBuildError(f"{path}: uses `{name}` of {home[name]} without importing it")
+        for name in sorted(imported - module.used):
+            raise WidgetBuildError(f"{path}: imports `{name}` but does not use it")
+
+
+def _minify(code: str) -> str:
+    tree = es5(code)
     return minify_print(tree, obfuscate=True, obfuscate_globals=False).rstrip().rstrip(";")
-
-
-def top_level_names(texts: list[str]) -> set[str]:
-    """The functions and variables that modules declare at their top level."""
-    names = set()
-    for text in texts:
-        for node in es5(text):
-            if isinstance(node, asttypes.FuncDecl):
-                names.add(node.identifier.value)
-            elif isinstance(node, asttypes.VarStatement):
-                names.update(decl.identifier.value for decl in node.children())
-    return names
 
 
 def _css(directory: Path, names: list[str]) -> str:
@@ -146,44 +206,52 @@ def _css(directory: Path, names: list[str]) -> str:
 def build_sources(directory: Path) -> Sources:
     """The widget's two files, minified: the first load, and the preferences' part.
 
-    Each file's JavaScript modules share one function scope and are joined in manifest order;
-    names are shortened and nothing leaks to the page. The first file is called with the site's
-    configuration and its CSS. The part (after `[preferences]`) gets the first file's names
-    that it uses as arguments, so its code reads as if it were in the same scope: they are the
-    values at the time it loads (share functions and objects, not variables that change). A
-    syntax error raises `WidgetBuildError` naming the file, line and column.
+    The first file is called with the site's configuration and its CSS. The part gets, as
+    arguments, the names that its modules import from the first file's: they are the values at
+    the time it loads (share functions and objects, not variables that change). A syntax error,
+    a missing or unused import, or a file that no module imports raises `WidgetBuildError`
+    naming the file (and the line and column).
     """
     directory = Path(directory)
-    names = manifest(directory)
-    split = names.index(PART_SECTION)
-    first, rest = names[:split], names[split + 1 :]
-    first_js = [name for name in first if not name.endswith(".css")]
-    part_js = [name for name in rest if not name.endswith(".css")]
-    first_texts = [(directory / name).read_text(encoding="utf-8") for name in first_js]
-    part_texts = [(directory / name).read_text(encoding="utf-8") for name in part_js]
-    # Each module parses on its own first, so that an error names its file.
-    _parse("\n".join(part_texts), directory, part_js, part_texts)
-    _parse("\n".join(first_texts), directory, first_js, first_texts)
+    modules: dict[str, Module] = {}
+    for entry in (ENTRY, PART_ENTRY):
+        if not (directory / entry).is_file():
+            raise WidgetBuildError(f"{directory / entry} does not exist")
+    first, first_styles = _collect(directory, ENTRY, modules, set())
+    rest, rest_styles = _collect(directory, PART_ENTRY, modules, set(first))
+    rest_styles = [s for s in rest_styles if s not in first_styles]
+    for pattern in ("src/**/*.js", "styles/**/*.css"):
+        for file in sorted(directory.glob(pattern)):
+            name = file.relative_to(directory).as_posix()
+            if name not in modules and name not in first_styles + rest_styles:
+                raise WidgetBuildError(
+                    f"{file} is not imported by any module, so it would not be shipped"
+                )
+    _check(directory, modules)
+    if "PART" not in modules[PART_ENTRY].declared:
+        raise WidgetBuildError(f"{directory / PART_ENTRY} does not declare `var PART`")
 
-    own = top_level_names(part_texts)
-    if "PART" not in own:
-        raise WidgetBuildError(f"the part after {PART_SECTION} does not declare `var PART`")
-    # Every identifier of the part that names something of the first file (or CFG), and that
-    # the part does not declare itself; a word in a string or a property costs one argument.
-    used = set(IDENTIFIER.findall("\n".join(part_texts)))
-    shared = sorted((used & (top_level_names(first_texts) | {"CFG"})) - own)
-    part_css = _css(directory, [name for name in rest if name.endswith(".css")])
+    # What the part imports from the first file's modules, and the site's config if it reads it.
+    shared = sorted(
+        {
+            name
+            for module in rest
+            for target, names in modules[module].imports.items()
+            if target in first
+            for name in names
+        }
+        | ({"CFG"} & {name for module in rest for name in modules[module].used})
+    )
     part_code = (
         PART_PROLOGUE.format(args="".join("," + name for name in shared))
-        + "\n".join(part_texts)
-        + PART_EPILOGUE.format(css=json.dumps(part_css, ensure_ascii=False))
+        + "\n".join(modules[name].code for name in rest)
+        + PART_EPILOGUE.format(css=json.dumps(_css(directory, rest_styles), ensure_ascii=False))
     )
-    part = _minify(_parse(part_code, directory, part_js, part_texts)) + ";\n"
-
-    code = PROLOGUE + "\n".join(first_texts) + EPILOGUE
+    part = _minify(part_code) + ";\n"
+    code = PROLOGUE + "\n".join(modules[name].code for name in first) + EPILOGUE
     code = code.replace(PART_ARGS, ",".join(shared)).replace(PART_PATH, json.dumps(part_path(part)))
-    js_min = _minify(_parse(code, directory, first_js, first_texts))
-    css_min = _css(directory, [name for name in first if name.endswith(".css")])
+    js_min = _minify(code)
+    css_min = _css(directory, first_styles)
     return Sources(js_min, css_min, part, digest_of(js_min, css_min, part))
 
 

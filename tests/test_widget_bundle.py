@@ -37,7 +37,7 @@ def test_the_bundle_builds_from_the_sources_and_parses_again():
     sources = build_sources(widget.WIDGET_DIR)
     assert sources.js.startswith("(function(") and sources.js.endswith("})")
     es5(sources.js)  # the minified code is valid JavaScript too
-    # The stylesheets in manifest order (base first), minified: no comments, no line breaks.
+    # The stylesheets in the order their modules are joined (base first), minified: no comments, no line breaks.
     assert sources.css.startswith(":host{all:initial") and ".pc-btn{" in sources.css
     assert "\n" not in sources.css and "/*" not in sources.css
     assert build_sources(widget.WIDGET_DIR).digest == sources.digest  # reproducible
@@ -62,6 +62,11 @@ def test_the_part_gets_the_first_files_names_it_uses_in_one_order(widget_copy):
     takes = sources.part[len("document.currentScript.pcPart(function(") :].split(")")[0]
     # The part's stylesheet, then each name it uses of the first file (h, T, decide, ...).
     assert len(takes.split(",")) > 10
+    edit(
+        prefs,
+        "\nvar prefs",
+        "\nimport { consentDefault } from '../core/consent-mode.js';\nvar prefs",
+    )
     with prefs.open("a", encoding="utf-8") as handle:
         handle.write("function usesMore() { return consentDefault; }\n")
     more = build_sources(widget_copy)
@@ -69,14 +74,10 @@ def test_the_part_gets_the_first_files_names_it_uses_in_one_order(widget_copy):
     assert more.part_path != sources.part_path and more.js != sources.js
 
 
-def test_a_part_without_its_return_value_or_section_fails_the_build(widget_copy):
+def test_a_part_without_its_return_value_fails_the_build(widget_copy):
     prefs = widget_copy / "src" / "modals" / "preferences.js"
     prefs.write_text(prefs.read_text(encoding="utf-8").replace("var PART =", "var NOPE ="))
     with pytest.raises(WidgetBuildError, match="does not declare `var PART`"):
-        build_sources(widget_copy)
-    manifest = widget_copy / "manifest.txt"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace("[preferences]", ""))
-    with pytest.raises(WidgetBuildError, match=r"no \[preferences\] line"):
         build_sources(widget_copy)
 
 
@@ -106,13 +107,60 @@ def test_an_unterminated_string_in_the_last_module_is_located_too(widget_copy):
         build_sources(widget_copy)
 
 
-def test_a_missing_or_unlisted_source_fails_the_build(widget_copy):
-    (widget_copy / "src" / "utils" / "extra.js").write_text("var extra = 1;\n")
-    with pytest.raises(WidgetBuildError, match=r"src/utils/extra\.js is not listed in .*manifest"):
+def test_a_file_that_no_module_imports_or_a_missing_import_fails_the_build(widget_copy):
+    (widget_copy / "src" / "utils" / "extra.js").write_text("export var extra = 1;\n")
+    with pytest.raises(WidgetBuildError, match=r"src/utils/extra\.js is not imported by any"):
         build_sources(widget_copy)
     (widget_copy / "src" / "utils" / "extra.js").unlink()
     (widget_copy / "styles" / "banner.css").unlink()
-    with pytest.raises(WidgetBuildError, match=r"manifest\.txt:\d+: styles/banner\.css does not"):
+    with pytest.raises(
+        WidgetBuildError, match=r"banner\.js:\d+: \.\./\.\./styles/banner\.css does"
+    ):
+        build_sources(widget_copy)
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "file,old,new,error",
+    [
+        # A name of another module used without importing it.
+        (
+            "src/core/api.js",
+            "import { listeners } from '../utils/events.js';\n",
+            "\n",
+            r"api\.js: uses `listeners` of src/utils/events\.js without importing it",
+        ),
+        # An import that nothing uses.
+        (
+            "src/core/storage.js",
+            "import { readCookie, writeCookie }",
+            "import { readCookie, writeCookie, deleteCookies }",
+            r"storage\.js: imports `deleteCookies` but does not use it",
+        ),
+        # A name the other module does not export.
+        (
+            "src/utils/dom.js",
+            "export function h(",
+            "function h(",
+            r"(root|banner|preferences)\.js: src/utils/dom\.js does not export `h`",
+        ),
+        # Two modules of a file share one scope: one home per name.
+        (
+            "src/utils/cookies.js",
+            "export function readCookie",
+            "function h() {}\nexport function readCookie",
+            r"`h` is declared in src/",
+        ),
+    ],
+)
+def test_imports_must_say_what_a_module_uses(widget_copy, file, old, new, error):
+    edit(widget_copy / file, old, new)
+    with pytest.raises(WidgetBuildError, match=error):
         build_sources(widget_copy)
 
 

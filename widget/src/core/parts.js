@@ -1,6 +1,11 @@
 // The preferences come in a second file, fetched on the first "Customize" together with the
 // vendor details. The build fills in PART_PATH (content-addressed, so cached for good) and
 // PART_ARGS (the names of this file that the part uses, in the order it takes them).
+import { NONCE, SERVER } from './config.js';
+import { T } from './texts.js';
+import { loadDetails } from './state.js';
+import { showBanner } from '../modals/banner.js';
+
 var part = null, loadedPart = null, partWanted = false;
 function loadPart() {
   if (!part) {
@@ -17,12 +22,12 @@ function loadPart() {
   }
   return part;
 }
-function showPreferences() {
+export function showPreferences() {
   partWanted = true;
   loadDetails().catch(function () {});  // in parallel; the preferences say if it failed
   loadPart().then(function (p) { if (partWanted) p.open(); }, function () { showBanner(T.failed); });
 }
-function closePreferences() {
+export function closePreferences() {
   partWanted = false;
   if (loadedPart) loadedPart.close();
 }

@@ -2,10 +2,15 @@
 // next page, so that a network fault never loses one. Its random `request_id`, made when it is
 // queued and sent unchanged on every retry, lets the server answer a retry whose first answer
 // was lost with that answer instead of recording the decision twice.
+import { API, SITE } from './config.js';
+import { emitChange } from '../utils/events.js';
+import { saveChoice } from './storage.js';
+import { state } from './state.js';
+
 var PENDING = 'pc_pending_' + SITE;
 var sending = Promise.resolve();
 
-function pendingList() {
+export function pendingList() {
   try { return JSON.parse(localStorage.getItem(PENDING)) || []; } catch (e) { return []; }
 }
 function setPending(list) {
@@ -19,14 +24,14 @@ function requestId() {
     return (b | 256).toString(16).slice(1);
   }).join('');
 }
-function recordDecision(body) {
+export function recordDecision(body) {
   var list = pendingList();
   body.request_id = requestId();
   list.push(body);
   setPending(list);
   return flushPending(body);
 }
-function flushPending(extra) {
+export function flushPending(extra) {
   sending = sending.then(function () { return sendNext(extra); });
   return sending;
 }
@@ -68,7 +73,7 @@ function sendNext(extra) {
     });
   }).catch(function () { /* kept in localStorage for the next page */ });
 }
-function bits(map) {
+export function bits(map) {
   var out = {};
   for (var k in map || {}) out[k] = map[k] ? 1 : 0;
   return out;

@@ -1,5 +1,7 @@
 // The first layer's own words in Japanese and English; the site's `notice` replaces `body`.
 // The preferences' words come with them (src/modals/preferences-texts.js).
+import { LANG } from './config.js';
+
 var TEXTS = {
   en: {
     body: 'We use cookies and send information about your visit to other companies for features, analytics and advertising. You choose what is allowed, and you can change it at any time.',
@@ -12,5 +14,5 @@ var TEXTS = {
     failed: '詳細を読み込めませんでした。時間をおいてもう一度お試しください。'
   }
 };
-var T = TEXTS[LANG] || TEXTS.en;
-function local(texts) { return texts ? texts[LANG] || texts[CFG.default_language] || '' : ''; }
+export var T = TEXTS[LANG] || TEXTS.en;
+export function local(texts) { return texts ? texts[LANG] || texts[CFG.default_language] || '' : ''; }

@@ -1,4 +1,6 @@
 // The preferences' own words in Japanese and English (the buttons' are the first layer's, T).
+import { LANG } from '../core/config.js';
+
 var PREF_TEXTS = {
   en: {
     save: 'Save choices', prefs: 'Privacy preferences', close: 'Close', always: 'Always on',
@@ -15,4 +17,4 @@ var PREF_TEXTS = {
     id: 'あなたの同意ID', receipt: '記録された選択の確認・撤回'
   }
 };
-var P = PREF_TEXTS[LANG] || PREF_TEXTS.en;
+export var P = PREF_TEXTS[LANG] || PREF_TEXTS.en;

@@ -1,4 +1,14 @@
 // The preferences: a modal dialog with a switch per optional category and per vendor.
+import { LANG, SERVER, gpcRefuses } from '../core/config.js';
+import { T, local } from '../core/texts.js';
+import { h } from '../utils/dom.js';
+import { decide, loadDetails, state } from '../core/state.js';
+import { addStyles, button, disclosureUrl, ui } from './root.js';
+import { acceptAll, rejectAll } from '../core/api.js';
+import { deepActiveElement, focusables, trapTab } from '../utils/focus-trap.js';
+import { P } from './preferences-texts.js';
+import '../../styles/preferences.css';
+
 var prefs = null, prefsBody = null, returnFocus = null;
 
 function openPreferences() {
@@ -32,7 +42,7 @@ function restoreFocus() {
   returnFocus = null;
   if (el && el.isConnected && el.getClientRects().length && el.focus) el.focus();
 }
-function closePreferences() { if (prefs && prefs.open) prefs.close(); }
+function hidePreferences() { if (prefs && prefs.open) prefs.close(); }
 
 function renderPreferences(details) {
   var ch = state.choice, kids = [];
@@ -122,8 +132,8 @@ function saveChoices() {
   });
   // Vendors only matter once the server's categories are known to match the embedded ones.
   decide('custom', cats, state.details.revision === CFG.revision ? vendors : null);
-  closePreferences();
+  hidePreferences();
 }
 
 // What the first file gets back when this part has loaded (src/core/parts.js).
-var PART = { open: openPreferences, close: closePreferences };
+var PART = { open: openPreferences, close: hidePreferences };

@@ -1,6 +1,10 @@
 // The open shadow root that holds both layers, so that page CSS and widget CSS never meet.
+import { LANG, LOOK, SERVER, SITE } from '../core/config.js';
+import { h } from '../utils/dom.js';
+import '../../styles/base.css';
+
 var shadow = null;
-function ui() {
+export function ui() {
   if (shadow) return shadow;
   var host = document.createElement('privacy-center-widget');
   shadow = host.attachShadow({ mode: 'open' });
@@ -14,7 +18,7 @@ function ui() {
   return shadow;
 }
 // Constructed stylesheets are allowed by a CSP without 'unsafe-inline'; the preferences add theirs.
-function addStyles(css) {
+export function addStyles(css) {
   var root = ui();
   try {
     var sheet = new CSSStyleSheet();
@@ -24,9 +28,9 @@ function addStyles(css) {
     root.append(h('style', { text: css }));
   }
 }
-function button(label, onclick, cls) {
+export function button(label, onclick, cls) {
   return h('button', { type: 'button', class: cls || 'pc-btn', onclick: onclick, text: label });
 }
-function disclosureUrl() {
+export function disclosureUrl() {
   return SERVER + '/sites/' + encodeURIComponent(SITE) + '/disclosure?lang=' + LANG;
 }
