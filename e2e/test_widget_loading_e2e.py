@@ -81,9 +81,16 @@ def test_an_async_or_defer_script_tag_still_holds_releases_and_sets_consent_mode
         'dataLayer.push({event: "held-tag"});</script>'
         "<p>More text after the held tags.</p>"
     )
-    url = publisher.embed(tag, body, script_attrs=f" {mode}")
+    # The page's own code runs before the widget: it waits for the ready event.
+    ready = (
+        "<script>window.readyDetails = [];"
+        "addEventListener('privacycenter:ready', function (e) {"
+        " readyDetails.push([!!window.PrivacyCenter, e.detail]); });</script>"
+    )
+    url = publisher.embed(tag, body, head=ready, script_attrs=f" {mode}")
     page.goto(url, wait_until="networkidle")
     expect_visible(banner(page).get_by_role("button", name="Accept all"))
+    assert page.evaluate("readyDetails") == [[True, None]]  # ready, and no choice yet
     assert not [p for p in vendor.requests if p.startswith(f"/{tag}/")]
     layer = page.evaluate(DATALAYER)
     assert layer[0][0:2] == ["consent", "default"] and {"event": "held-tag"} not in layer
@@ -98,6 +105,8 @@ def test_an_async_or_defer_script_tag_still_holds_releases_and_sets_consent_mode
     page.goto(url, wait_until="networkidle")
     wait_for(lambda: page.evaluate("window.vendorRuns") == [f"/{tag}/analytics.js"])
     assert not banner(page).is_visible()
+    ((api, consent),) = page.evaluate("readyDetails")
+    assert api and consent["categories"]["analytics"] is True
     layer = page.evaluate(DATALAYER)
     assert [e[1] for e in layer[:2]] == ["default", "update"]
     assert layer[1][2]["analytics_storage"] == "granted"
