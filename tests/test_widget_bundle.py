@@ -185,8 +185,11 @@ def test_an_installed_package_serves_the_prebuilt_bundle(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(widget, "build_sources", no_build)
     app = create_app({"DATABASE": db_path, "SECRET_KEY": "x", "TESTING": True})
-    body = app.test_client().get("/w/shop.js", headers={"Accept-Encoding": "identity"}).data
+    client = app.test_client()
+    body = client.get("/w/shop.js", headers={"Accept-Encoding": "identity"}).data
     assert body.decode().startswith(built.js + "(")
+    part = client.get(built.part_path, headers={"Accept-Encoding": "identity"})
+    assert part.status_code == 200 and part.data.decode() == built.part
 
 
 def test_an_altered_or_missing_bundle_is_an_error(tmp_path, monkeypatch):
