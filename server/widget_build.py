@@ -228,6 +228,15 @@ def build_sources(directory: Path) -> Sources:
                     f"{file} is not imported by any module, so it would not be shipped"
                 )
     _check(directory, modules)
+    if PART_ENTRY in first:
+        raise WidgetBuildError(
+            f"{directory / ENTRY} imports {PART_ENTRY} (through its imports): the preferences "
+            "would be in the first load; src/core/parts.js loads them on Customize"
+        )
+    for names, other in ((first, "PART_CSS"), (rest, "CSS")):
+        for name in names:
+            if other in modules[name].used:
+                raise WidgetBuildError(f"{directory / name}: `{other}` is not given to its file")
     if "PART" not in modules[PART_ENTRY].declared:
         raise WidgetBuildError(f"{directory / PART_ENTRY} does not declare `var PART`")
 

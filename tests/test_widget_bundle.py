@@ -125,6 +125,27 @@ def edit(path, old, new):
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def test_the_first_file_cannot_pull_the_preferences_in(widget_copy):
+    edit(
+        widget_copy / "src" / "core" / "api.js",
+        "\nexport function acceptAll",
+        "\nimport { P } from '../modals/preferences-texts.js';\nexport function acceptAll",
+    )
+    edit(widget_copy / "src" / "core" / "api.js", "var cats = {};", "var cats = {}, p = P;")
+    # A module that only the part needs may be shared: it moves to the first file.
+    sources = build_sources(widget_copy)
+    assert "Save choices" in sources.js
+    edit(
+        widget_copy / "src" / "core" / "api.js",
+        "\nexport function acceptAll",
+        "\nimport { PART } from '../modals/preferences.js';\nexport function acceptAll",
+    )
+    edit(widget_copy / "src" / "core" / "api.js", "p = P;", "p = P, q = PART;")
+    edit(widget_copy / "src" / "modals" / "preferences.js", "var PART =", "export var PART =")
+    with pytest.raises(WidgetBuildError, match="the preferences would be in the first load"):
+        build_sources(widget_copy)
+
+
 @pytest.mark.parametrize(
     "file,old,new,error",
     [
