@@ -50,8 +50,7 @@ class BuildPyWithWidget(build_py):
         if self.editable_mode:
             return outputs
         module = _widget_build()
-        names = (module.JS_FILE, module.CSS_FILE, module.DIGEST_FILE)
-        return outputs + [str(self._widget_dist() / name) for name in names]
+        return outputs + [str(self._widget_dist() / name) for name in module.DIST_FILES]
 
 
 setup(cmdclass={"build_py": BuildPyWithWidget})

@@ -153,7 +153,8 @@ def embed(key):
         )
     )
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src {script_url}; "
+        # /w/p/: the widget's preferences part, loaded on "Customize" (server/widget.py).
+        f"default-src 'none'; script-src {script_url} {base}/w/p/; "
         f"connect-src {base}/api/v1/sites/{key}/config; style-src 'nonce-{nonce}'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
     )

@@ -1,11 +1,15 @@
 """Bytes over the wire of /w/<site>.js (gzip -9 and brotli), next to vanilla-cookieconsent 3.1.0.
 
+The first load is /w/<site>.js alone; the preferences' part (/w/p/<hash>.js, the same for every
+site) and the site's config come on the first "Customize".
+
 Run: .venv/bin/python bench/widget_size.py   (needs npm for the comparison; a few seconds)
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 
 import brotli
 
@@ -23,7 +27,16 @@ def main():
         raw = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "identity"}).data
         gz = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "gzip"}).data
         br = client.get(f"/w/{key}.js", headers={"Accept-Encoding": "br"}).data
-        rows.append((label, len(raw), len(gz), len(br)))
+        rows.append((label + ", first load", len(raw), len(gz), len(br)))
+        part = re.search(rb'"(/w/p/[0-9a-f]+\.js)"', raw).group(1).decode()
+        rows.append(
+            (
+                "  + preferences' part on first Customize (any site)",
+                len(client.get(part, headers={"Accept-Encoding": "identity"}).data),
+                len(client.get(part, headers={"Accept-Encoding": "gzip"}).data),
+                len(client.get(part, headers={"Accept-Encoding": "br"}).data),
+            )
+        )
         config = client.get(f"/api/v1/sites/{key}/config").data
         rows.append(
             (

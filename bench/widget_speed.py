@@ -1,9 +1,11 @@
 """Time from navigation start to a visible `Accept all`, median of 20 loads in headless Chromium.
 
-Three set-ups on the same page served from 127.0.0.2, scripts from 127.0.0.1: ours
-(/w/news.js), vanilla-cookieconsent 3.1.0 (`hideFromBots: false`), and a bare script that only
-draws a dialog with three buttons in a shadow root (the practical limit). Each load is a fresh
-browser context (cold cache). Run: .venv/bin/python bench/widget_speed.py [loads]
+Set-ups on the same page served from 127.0.0.2, scripts from 127.0.0.1: ours (/w/news.js, as a
+plain, `async` and `defer` script tag), vanilla-cookieconsent 3.1.0 (`hideFromBots: false`), and
+a bare script that only draws a dialog with three buttons in a shadow root (the practical
+limit). Each load is a fresh browser context (cold cache). For ours, also the time from the
+click on "Customize" to a visible switch (the preferences' part and the vendor details are
+fetched then, in parallel). Run: .venv/bin/python bench/widget_speed.py [loads]
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ def main():
     pages["/ours"] = (
         f'{head}<script src="{server_url}/w/news.js"></script></head><body>{body}</body></html>'
     )
+    for mode in ("async", "defer"):
+        pages[f"/ours-{mode}"] = (
+            f'{head}<script src="{server_url}/w/news.js" {mode}></script></head>'
+            f"<body>{body}</body></html>"
+        )
     pages["/bare"] = (
         f'{head}<script src="{static_url}/bare.js"></script></head><body>{body}</body></html>'
     )
@@ -96,30 +103,37 @@ def main():
             executable_path="/usr/bin/chromium",
             args=["--disable-gpu", "--disable-quic", "--no-sandbox"],
         )
-        for name in ("bare", "ours", "vcc"):
+        for name in ("bare", "ours", "ours-async", "ours-defer", "vcc", "customize"):
             times = []
             for _ in range(loads + 1):
                 context = browser.new_context()
                 page = context.new_page()
-                page.goto(page_url + "/" + name, wait_until="commit")
-                times.append(
-                    page.wait_for_function(VISIBLE, polling="raf", timeout=10000).json_value()
-                )
+                page.goto(page_url + "/" + name.replace("customize", "ours"), wait_until="commit")
+                shown = page.wait_for_function(VISIBLE, polling="raf", timeout=10000).json_value()
+                if name == "customize":
+                    start = page.evaluate("performance.now()")
+                    page.get_by_role("button", name="Customize").click()
+                    page.get_by_role("switch").first.wait_for(state="visible", timeout=10000)
+                    shown = page.evaluate("performance.now()") - start
+                times.append(shown)
                 context.close()
             results[name] = times[1:]  # the first load warms the servers
         browser.close()
     labels = {
         "bare": "bare dialog script (practical limit)",
         "ours": "ours (/w/news.js)",
+        "ours-async": "ours, <script async>",
+        "ours-defer": "ours, <script defer>",
         "vcc": "vanilla-cookieconsent 3.1.0",
+        "customize": "ours: click on Customize to a switch",
     }
     base = statistics.median(results["bare"])
     print(f"{'set-up':40} {'median ms':>10} {'min':>7} {'max':>7} {'vs bare':>8}")
-    for name in ("bare", "ours", "vcc"):
+    for name in ("bare", "ours", "ours-async", "ours-defer", "vcc", "customize"):
         t = results[name]
+        ratio = "" if name == "customize" else f"{statistics.median(t) / base:7.2f}x"
         print(
-            f"{labels[name]:40} {statistics.median(t):10.1f} {min(t):7.1f} {max(t):7.1f} "
-            f"{statistics.median(t) / base:7.2f}x"
+            f"{labels[name]:40} {statistics.median(t):10.1f} {min(t):7.1f} {max(t):7.1f} {ratio:>8}"
         )
 
 

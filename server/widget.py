@@ -16,7 +16,7 @@ from .db import get_db
 from .registry import SITE_KEY
 from .revisions import public_config
 from .storage import revisions as revision_store
-from .widget_build import Sources, build_sources, read_dist
+from .widget_build import ENTRY, Sources, build_sources, read_dist
 
 try:
     import brotli
@@ -28,6 +28,8 @@ except ImportError:  # brotli is optional: gzip alone still serves every browser
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 DIST_DIR = Path(__file__).resolve().parent / "widget_dist"
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+# The preferences' part is named by its content hash: a new build gets a new address.
+PART_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # What the first layer needs; vendor details are fetched from the config API when the
 # preferences are first opened, so the script does not grow with the number of vendors.
 FIRST_LAYER_FIELDS = (
@@ -80,7 +82,7 @@ def widget_source(configured: str | None = None) -> Path:
     `widget/` (so edits are picked up on restart), else the installed package's prebuilt bundle."""
     if configured:
         return Path(configured)
-    if (WIDGET_DIR / "manifest.txt").is_file():
+    if (WIDGET_DIR / ENTRY).is_file():
         return WIDGET_DIR
     if (DIST_DIR / "widget.sha256").is_file():
         return DIST_DIR
@@ -112,31 +114,41 @@ def script_json(value) -> str:
 
 
 def first_layer_config(revision: dict) -> dict:
+    """What the first file needs of the site. Empty values (null, false, [], {}) are left out:
+    the widget reads a missing field as empty, and every visitor pays for each byte."""
     config = public_config(revision)
     out = {"site": config["site"]}
     out.update({field: config.get(field) for field in FIRST_LAYER_FIELDS})
     out["categories"] = [
-        {
-            "key": c["key"],
-            "required": c["required"],
-            "google_consent_types": c["google_consent_types"],
-            "gpc_refuses": c["gpc_refuses"],
-        }
+        _present(
+            {
+                "key": c["key"],
+                "required": c["required"],
+                "google_consent_types": c["google_consent_types"],
+                "gpc_refuses": c["gpc_refuses"],
+            }
+        )
         for c in config["categories"]
     ]
-    return out
+    return _present(out)
 
 
-def build(config: dict, sources: Sources) -> Bundle:
-    text = sources.js + "(" + script_json(config) + "," + script_json(sources.css) + ");\n"
-    raw = text.encode("utf-8")
-    digest = hashlib.sha256(raw).hexdigest()[:32]
+def _present(fields: dict) -> dict:
+    return {key: value for key, value in fields.items() if value not in (None, False, [], {})}
+
+
+def compressed(raw: bytes) -> Bundle:
     return Bundle(
         raw=raw,
         gzip=gzip.compress(raw, 9, mtime=0),
         br=brotli.compress(raw, quality=11) if brotli else None,
-        etag=digest,
+        etag=hashlib.sha256(raw).hexdigest()[:32],
     )
+
+
+def build(config: dict, sources: Sources) -> Bundle:
+    text = sources.js + "(" + script_json(config) + "," + script_json(sources.css) + ");\n"
+    return compressed(text.encode("utf-8"))
 
 
 def bundle_for(db, site_key: str) -> Bundle | None:
@@ -173,11 +185,44 @@ def missing_script(site_key: str) -> Response:
     return response
 
 
+_parts: dict[str, Bundle] = {}
+
+
+def part_bundle(sources: Sources) -> Bundle:
+    """The preferences' part, the same for every site, compressed once per build."""
+    bundle = _parts.get(sources.digest)
+    if bundle is None:
+        bundle = _parts[sources.digest] = compressed(sources.part.encode("utf-8"))
+    return bundle
+
+
 @bp.get("/w/<site_key>.js")
 def script(site_key):
     bundle = bundle_for(get_db(), site_key) if SITE_KEY.match(site_key) else None
     if bundle is None:
         return missing_script(site_key)
+    return send_bundle(bundle, CACHE_CONTROL)
+
+
+@bp.get("/w/p/<name>.js")
+def part(name):
+    """The preferences' code and styles, loaded by the first file on the first "Customize"."""
+    sources = current_sources()
+    if request.path != sources.part_path:
+        # An address from another build (a page that kept an older first file): a script that
+        # fails, so that the widget says the preferences could not be loaded.
+        response = Response(
+            "throw new Error('Privacy Center: this widget build is no longer served');\n",
+            status=404,
+            content_type="text/javascript; charset=utf-8",
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+    return send_bundle(part_bundle(sources), PART_CACHE_CONTROL)
+
+
+def send_bundle(bundle: Bundle, cache_control: str) -> Response:
     accepted = request.accept_encodings
     if bundle.br is not None and accepted["br"]:
         body, encoding, etag = bundle.br, "br", bundle.etag + "-br"
@@ -193,7 +238,7 @@ def script(site_key):
             response.headers["Content-Encoding"] = encoding
     response.headers["ETag"] = f'"{etag}"'
     response.headers["Vary"] = "Accept-Encoding"
-    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["Cache-Control"] = cache_control
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

@@ -33,7 +33,8 @@ def test_the_preview_page_embeds_the_widget_in_preview_mode_behind_a_strict_csp(
     )
     # The widget may read the site's config; nothing else, so a decision post cannot leave.
     assert csp["connect-src"] == "http://localhost/api/v1/sites/shop/config"
-    assert csp["script-src"] == "http://localhost/w/shop.js"
+    # The widget and its preferences' part (loaded on "Customize"), nothing else.
+    assert csp["script-src"] == "http://localhost/w/shop.js http://localhost/w/p/"
     assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'self'"
     nonce = re.search(r"'nonce-([^']+)'", csp["style-src"])[1]
     assert f'<style nonce="{nonce}">' in response.text

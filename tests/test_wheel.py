@@ -72,6 +72,7 @@ def test_the_wheel_installs_and_serves_everything_without_the_checkout(tmp_path)
     for name in (
         "server/widget_dist/widget.min.js",
         "server/widget_dist/widget.min.css",
+        "server/widget_dist/widget.part.min.js",
         "server/widget_dist/widget.sha256",
         "server/demo/registry.yaml",
         "server/templates/privacy_center/disclosure.html",
@@ -128,6 +129,10 @@ def test_the_wheel_installs_and_serves_everything_without_the_checkout(tmp_path)
         assert config["site"] == "news" and config["name"]["en"] == "Sakura News"
         bundle = (Path(where[1]) / "widget.min.js").read_text(encoding="utf-8")
         assert script.startswith(bundle + "(")
+        part_path = re.search(r'"(/w/p/[0-9a-f]+\.js)"', script).group(1)
+        status, _, body, _ = fetch(url + part_path)
+        part = (Path(where[1]) / "widget.part.min.js").read_text(encoding="utf-8")
+        assert status == 200 and body.decode() == part
 
         status, _, body, _ = fetch(f"{url}/sites/news/disclosure?lang=en")
         assert status == 200 and "Sakura News" in body.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import brotli
 
@@ -60,6 +61,35 @@ def test_a_new_revision_changes_the_etag_and_the_bundle_is_built_once(
     assert client.get("/w/shop.js").headers["ETag"] == second.headers["ETag"]
     # One build per revision (the cache key holds this test's own database file).
     assert len(calls) == 2
+
+
+def test_empty_settings_are_left_out_of_the_first_load(client, published):
+    config = embedded_config(client.get("/w/shop.js").data)
+    assert "notice" not in config  # null in the registry: the widget's own words are used
+    required = [c for c in config["categories"] if c.get("required")]
+    assert required and "google_consent_types" not in required[0]
+    assert all("gpc_refuses" not in c or c["gpc_refuses"] is True for c in config["categories"])
+
+
+def test_the_preferences_part_is_served_once_for_all_sites_and_cached_for_good(client, published):
+    first = client.get("/w/shop.js", headers={"Accept-Encoding": "identity"}).data.decode()
+    path = re.search(r'"(/w/p/[0-9a-f]{20}\.js)"', first).group(1)
+    plain = client.get(path, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200
+    assert plain.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert plain.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert plain.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert "Privacy preferences" in plain.data.decode()
+    gz = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip" and gzip.decompress(gz.data) == plain.data
+    br = client.get(path, headers={"Accept-Encoding": "br"})
+    assert br.headers["Content-Encoding"] == "br" and brotli.decompress(br.data) == plain.data
+    again = client.get(path, headers={"Accept-Encoding": "br", "If-None-Match": br.headers["ETag"]})
+    assert again.status_code == 304
+    # The address of another build: a script that fails, so the widget says so; never a 5xx.
+    stale = client.get("/w/p/0123456789abcdef0123.js")
+    assert stale.status_code == 404 and stale.headers["Cache-Control"] == "no-store"
+    assert stale.data.decode().startswith("throw new Error(")
 
 
 def test_site_texts_cannot_end_the_script(client, db, registry_doc):

@@ -1,4 +1,13 @@
 // Start-up: Consent Mode default first, then held elements, the stored choice, the banner.
+import { PREVIEW } from './core/config.js';
+import { consentDefault, consentUpdate } from './core/consent-mode.js';
+import { releaseHeld, watchHeld } from './utils/scripts.js';
+import { flushPending, pendingList } from './core/record.js';
+import { consentObject, current, heldAllowed } from './core/state.js';
+import { showBanner } from './modals/banner.js';
+import { showPreferences } from './core/parts.js';
+import { PrivacyCenter } from './core/api.js';
+
 consentDefault();
 window.PrivacyCenter = PrivacyCenter;
 watchHeld(heldAllowed);
@@ -10,6 +19,8 @@ if (current()) {
   showBanner();
 }
 if (pendingList().length && !PREVIEW) flushPending();
+// For a page that loads this script async or defer: its own code may start before or after.
+window.dispatchEvent(new CustomEvent('privacycenter:ready', { detail: consentObject() }));
 document.addEventListener('click', function (e) {
   var opener = e.target.closest && e.target.closest('[data-pc-open]');
   if (opener) { e.preventDefault(); showPreferences(); }

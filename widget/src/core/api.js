@@ -1,15 +1,19 @@
 // window.PrivacyCenter: the one public object.
-function acceptAll() {
+import { listeners } from '../utils/events.js';
+import { categoryAllowed, consentObject, decide, vendorAllowed } from './state.js';
+import { closePreferences, showPreferences } from './parts.js';
+
+export function acceptAll() {
   var cats = {};
   CFG.categories.forEach(function (c) { cats[c.key] = true; });
   decide('accept_all', cats, null);
   closePreferences();
 }
-function rejectAll() {
+export function rejectAll() {
   decide('reject_all', {}, null);
   closePreferences();
 }
-var PrivacyCenter = {
+export var PrivacyCenter = {
   getConsent: consentObject,
   acceptedCategory: function (key) { return categoryAllowed(key); },
   acceptedVendor: function (key) { return vendorAllowed(key); },

@@ -1,14 +1,14 @@
 // The embedded first-layer configuration (CFG, put in by the server), the server and the language.
 var ME = document.currentScript;
-var SERVER = ME && ME.src ? new URL(ME.src).origin : location.origin;
+export var SERVER = ME && ME.src ? new URL(ME.src).origin : location.origin;
 // The nonce property survives the browser hiding the attribute; released scripts get it too.
-var NONCE = ME ? ME.nonce || ME.getAttribute('nonce') || '' : '';
-var SITE = CFG.site;
-var API = SERVER + '/api/v1/sites/' + encodeURIComponent(SITE);
+export var NONCE = ME ? ME.nonce || ME.getAttribute('nonce') || '' : '';
+export var SITE = CFG.site;
+export var API = SERVER + '/api/v1/sites/' + encodeURIComponent(SITE);
 // A preview (the admin's embed page) shows the layers but never stores or records a choice.
-var PREVIEW = ME && ME.hasAttribute('data-preview');
-var LOOK = CFG.appearance || {};
-var GPC = !!(CFG.honor_gpc && navigator.globalPrivacyControl === true);
+export var PREVIEW = ME && ME.hasAttribute('data-preview');
+export var LOOK = CFG.appearance || {};
+export var GPC = !!(CFG.honor_gpc && navigator.globalPrivacyControl === true);
 
 function pickLanguage() {
   var wanted = [ME && ME.getAttribute('data-lang'), document.documentElement.lang]
@@ -19,9 +19,9 @@ function pickLanguage() {
   }
   return CFG.default_language;
 }
-var LANG = pickLanguage();
+export var LANG = pickLanguage();
 
-function required(key) {
+export function required(key) {
   return CFG.categories.some(function (c) { return c.key === key && c.required; });
 }
-function gpcRefuses(c) { return GPC && c.gpc_refuses; }
+export function gpcRefuses(c) { return GPC && c.gpc_refuses; }

@@ -3,13 +3,13 @@ var CONSENT_TYPES = ['ad_storage', 'ad_user_data', 'ad_personalization', 'analyt
   'functionality_storage', 'personalization_storage'];
 function gtagPush() { (window.dataLayer = window.dataLayer || []).push(arguments); }
 
-function consentDefault() {
+export function consentDefault() {
   if (!CFG.google_consent_mode) return;
   var d = { security_storage: 'granted', wait_for_update: 500 };
   CONSENT_TYPES.forEach(function (t) { d[t] = 'denied'; });
   gtagPush('consent', 'default', d);
 }
-function consentUpdate(categories) {
+export function consentUpdate(categories) {
   if (!CFG.google_consent_mode) return;
   var u = {};
   CONSENT_TYPES.forEach(function (t) { u[t] = 'denied'; });

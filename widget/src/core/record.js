@@ -1,9 +1,16 @@
 // Posting decisions. Each is kept in localStorage until the server has it, and retried on the
-// next page, so that a network fault never loses one.
+// next page, so that a network fault never loses one. Its random `request_id`, made when it is
+// queued and sent unchanged on every retry, lets the server answer a retry whose first answer
+// was lost with that answer instead of recording the decision twice.
+import { API, SITE } from './config.js';
+import { emitChange } from '../utils/events.js';
+import { saveChoice } from './storage.js';
+import { state } from './state.js';
+
 var PENDING = 'pc_pending_' + SITE;
 var sending = Promise.resolve();
 
-function pendingList() {
+export function pendingList() {
   try { return JSON.parse(localStorage.getItem(PENDING)) || []; } catch (e) { return []; }
 }
 function setPending(list) {
@@ -12,13 +19,19 @@ function setPending(list) {
     else localStorage.removeItem(PENDING);
   } catch (e) { /* storage may be off; the post is still tried once */ }
 }
-function recordDecision(body) {
+function requestId() {
+  return [].map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) {
+    return (b | 256).toString(16).slice(1);
+  }).join('');
+}
+export function recordDecision(body) {
   var list = pendingList();
+  body.request_id = requestId();
   list.push(body);
   setPending(list);
   return flushPending(body);
 }
-function flushPending(extra) {
+export function flushPending(extra) {
   sending = sending.then(function () { return sendNext(extra); });
   return sending;
 }
@@ -37,7 +50,8 @@ function sendNext(extra) {
     method: 'POST', body: JSON.stringify(body), keepalive: true, credentials: 'omit',
     headers: { 'Content-Type': 'text/plain' }
   }).then(function (res) {
-    if (res.status >= 500) throw new Error('server');
+    // A server fault or a rate limit (429): kept for a later page.
+    if (res.status >= 500 || res.status === 429) throw new Error('later');
     if (res.status === 403 && body.consent_id) {
       // The receipt is no longer accepted (e.g. the log was erased): start a new consent id.
       ch.i = ch.k = null;
@@ -59,7 +73,7 @@ function sendNext(extra) {
     });
   }).catch(function () { /* kept in localStorage for the next page */ });
 }
-function bits(map) {
+export function bits(map) {
   var out = {};
   for (var k in map || {}) out[k] = map[k] ? 1 : 0;
   return out;

@@ -1,12 +1,21 @@
 // The current choice, what it allows, and making a decision.
-var state = { choice: PREVIEW ? null : loadChoice(), details: null };
+import { API, GPC, LANG, PREVIEW, gpcRefuses, required } from './config.js';
+import { deleteCookies } from '../utils/cookies.js';
+import { emitChange } from '../utils/events.js';
+import { isCurrent, loadChoice, saveChoice } from './storage.js';
+import { consentUpdate } from './consent-mode.js';
+import { releaseHeld } from '../utils/scripts.js';
+import { bits, recordDecision } from './record.js';
+import { hideBanner } from '../modals/banner.js';
 
-function current() { return isCurrent(state.choice) ? state.choice : null; }
-function categoryAllowed(key) {
+export var state = { choice: PREVIEW ? null : loadChoice(), details: null };
+
+export function current() { return isCurrent(state.choice) ? state.choice : null; }
+export function categoryAllowed(key) {
   var ch = current();
   return required(key) || !!(ch && ch.c[key]);
 }
-function vendorAllowed(key, category) {
+export function vendorAllowed(key, category) {
   var ch = current();
   if (!ch) return false;
   if (key in ch.v) return !!ch.v[key];
@@ -16,12 +25,12 @@ function vendorAllowed(key, category) {
   }
   return !!category && categoryAllowed(category);
 }
-function heldAllowed(category, vendor) {
+export function heldAllowed(category, vendor) {
   return category.split(/[\s,]+/).every(function (c) { return !c || categoryAllowed(c); }) &&
     (!vendor || vendorAllowed(vendor, category.split(/[\s,]+/)[0]));
 }
 
-function consentObject() {
+export function consentObject() {
   var ch = current();
   if (!ch) return null;
   var cats = {}, vendors = {};
@@ -32,7 +41,7 @@ function consentObject() {
 }
 
 // categories: {key: bool} for optional ones; vendors: {key: bool} or null to follow categories.
-function decide(action, categories, vendors) {
+export function decide(action, categories, vendors) {
   if (PREVIEW) return hideBanner();
   var before = current(), old = state.choice, cats = {};
   CFG.categories.forEach(function (c) {
@@ -86,7 +95,7 @@ function withdrawn(before, posted) {
 
 // Vendor details (names, recipients, cookies) are fetched only when first needed.
 var detailsPromise = null;
-function loadDetails() {
+export function loadDetails() {
   if (!detailsPromise) {
     detailsPromise = fetch(API + '/config', { credentials: 'omit' }).then(function (res) {
       if (!res.ok) throw new Error(res.status);

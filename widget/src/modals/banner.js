@@ -1,6 +1,15 @@
 // The first layer: a non-modal dialog named for the site; Accept all and Reject all look the same.
+import { LANG, LOOK } from '../core/config.js';
+import { T, local } from '../core/texts.js';
+import { h } from '../utils/dom.js';
+import { button, disclosureUrl, ui } from './root.js';
+import { showPreferences } from '../core/parts.js';
+import { acceptAll, rejectAll } from '../core/api.js';
+import '../../styles/banner.css';
+
 var banner = null;
-function showBanner() {
+// `alert`: a message shown in the banner (the preferences could not be loaded).
+export function showBanner(alert) {
   if (!banner) {
     banner = h('dialog', { class: 'pc-banner pc-' + LOOK.layout + ' pc-' + LOOK.position, lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
       h('div', { class: 'pc-text' }, [
@@ -15,7 +24,10 @@ function showBanner() {
     ]);
     ui().append(banner);
   }
+  if (alert && !banner.querySelector('[role=alert]')) {
+    banner.firstChild.append(h('p', { class: 'pc-note', role: 'alert', text: alert }));
+  }
   // `open` rather than show(): the banner must not take focus from the page.
   banner.open = true;
 }
-function hideBanner() { if (banner) banner.open = false; }
+export function hideBanner() { if (banner) banner.open = false; }

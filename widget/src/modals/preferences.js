@@ -1,25 +1,36 @@
 // The preferences: a modal dialog with a switch per optional category and per vendor.
+import { LANG, SERVER, gpcRefuses } from '../core/config.js';
+import { T, local } from '../core/texts.js';
+import { h } from '../utils/dom.js';
+import { decide, loadDetails, state } from '../core/state.js';
+import { addStyles, button, disclosureUrl, ui } from './root.js';
+import { acceptAll, rejectAll } from '../core/api.js';
+import { deepActiveElement, focusables, trapTab } from '../utils/focus-trap.js';
+import { P } from './preferences-texts.js';
+import '../../styles/preferences.css';
+
 var prefs = null, prefsBody = null, returnFocus = null;
 
-function showPreferences() {
+function openPreferences() {
   returnFocus = deepActiveElement();
   if (!prefs) {
+    addStyles(PART_CSS);
     prefsBody = h('div', { class: 'pc-body' });
     prefs = h('dialog', { class: 'pc-prefs', lang: LANG, 'aria-labelledby': 'pc-prefs-title',
       onkeydown: function (e) { trapTab(prefs, e); }, onclose: restoreFocus }, [
       h('div', { class: 'pc-head' }, [
-        h('h2', { id: 'pc-prefs-title', text: T.prefs }),
-        h('button', { type: 'button', class: 'pc-close', 'aria-label': T.close, text: '×',
+        h('h2', { id: 'pc-prefs-title', text: P.prefs }),
+        h('button', { type: 'button', class: 'pc-close', 'aria-label': P.close, text: '×',
           onclick: function () { prefs.close(); } })
       ]),
       prefsBody,
       h('div', { class: 'pc-actions' }, [
-        button(T.accept, acceptAll), button(T.reject, rejectAll), button(T.save, saveChoices, 'pc-btn pc-alt')
+        button(T.accept, acceptAll), button(T.reject, rejectAll), button(P.save, saveChoices, 'pc-btn pc-alt')
       ])
     ]);
     ui().append(prefs);
   }
-  prefsBody.replaceChildren(h('p', { class: 'pc-note', role: 'status', text: T.loading }));
+  prefsBody.replaceChildren(h('p', { class: 'pc-note', role: 'status', text: P.loading }));
   if (!prefs.open) prefs.showModal();
   loadDetails().then(renderPreferences, function () {
     prefsBody.replaceChildren(h('p', { class: 'pc-note', role: 'alert', text: T.failed }));
@@ -31,16 +42,16 @@ function restoreFocus() {
   returnFocus = null;
   if (el && el.isConnected && el.getClientRects().length && el.focus) el.focus();
 }
-function closePreferences() { if (prefs && prefs.open) prefs.close(); }
+function hidePreferences() { if (prefs && prefs.open) prefs.close(); }
 
 function renderPreferences(details) {
   var ch = state.choice, kids = [];
   details.categories.forEach(function (c) { kids.push(categoryBlock(c, details, ch)); });
   if (ch && ch.i && ch.k) {
     kids.push(h('p', { class: 'pc-id' }, [
-      T.id + ': ', h('code', { text: ch.i }), ' ',
+      P.id + ': ', h('code', { text: ch.i }), ' ',
       h('a', { href: SERVER + '/consents/' + encodeURIComponent(ch.i) + '#r=' + encodeURIComponent(ch.k),
-        target: '_blank', rel: 'noopener', text: T.receipt })
+        target: '_blank', rel: 'noopener', text: P.receipt })
     ]));
   }
   kids.push(h('p', { class: 'pc-id' }, [h('a', { href: disclosureUrl(), target: '_blank', rel: 'noopener', text: T.details })]));
@@ -65,15 +76,15 @@ function categoryBlock(c, details, ch) {
   var block = h('section', { class: 'pc-cat', 'data-category': c.key }, [
     h('div', { class: 'pc-cat-head' }, [
       h('h3', { text: local(c.name) }),
-      fixed ? h('span', { class: 'pc-always', text: T.always }) :
+      fixed ? h('span', { class: 'pc-always', text: P.always }) :
         toggle('pc-c-' + c.key, local(c.name), on, gpcOff, descId)
     ]),
     h('p', { id: descId, text: local(c.description) }),
-    gpcOff ? h('p', { class: 'pc-note', text: T.gpc }) : null
+    gpcOff ? h('p', { class: 'pc-note', text: P.gpc }) : null
   ]);
   if (vendors.length) {
     block.append(h('details', {}, [
-      h('summary', { text: T.vendors + ' (' + vendors.length + ')' }),
+      h('summary', { text: P.vendors + ' (' + vendors.length + ')' }),
       h('ul', {}, vendors.map(function (v) { return vendorItem(v, c, on, fixed || gpcOff, ch); }))
     ]));
   }
@@ -98,13 +109,13 @@ function vendorItem(v, c, catOn, locked, ch) {
   return h('li', { class: 'pc-vendor' }, [
     sw,
     h('dl', {}, [
-      h('dt', { text: T.recipient }), h('dd', { text: v.recipient + (v.country ? ' (' + v.country + ')' : '') }),
-      h('dt', { text: T.data }), h('dd', { text: local(v.data_sent) }),
-      h('dt', { text: T.purpose }), h('dd', { text: local(v.purpose) })
+      h('dt', { text: P.recipient }), h('dd', { text: v.recipient + (v.country ? ' (' + v.country + ')' : '') }),
+      h('dt', { text: P.data }), h('dd', { text: local(v.data_sent) }),
+      h('dt', { text: P.purpose }), h('dd', { text: local(v.purpose) })
     ]),
     h('p', { class: 'pc-links' }, [
-      h('a', { href: v.privacy_policy_url, target: '_blank', rel: 'noopener', text: T.policy + ': ' + v.name }),
-      v.opt_out_url ? h('a', { href: v.opt_out_url, target: '_blank', rel: 'noopener', text: T.optout + ': ' + v.name }) : null
+      h('a', { href: v.privacy_policy_url, target: '_blank', rel: 'noopener', text: P.policy + ': ' + v.name }),
+      v.opt_out_url ? h('a', { href: v.opt_out_url, target: '_blank', rel: 'noopener', text: P.optout + ': ' + v.name }) : null
     ])
   ]);
 }
@@ -121,5 +132,8 @@ function saveChoices() {
   });
   // Vendors only matter once the server's categories are known to match the embedded ones.
   decide('custom', cats, state.details.revision === CFG.revision ? vendors : null);
-  closePreferences();
+  hidePreferences();
 }
+
+// What the first file gets back when this part has loaded (src/core/parts.js).
+var PART = { open: openPreferences, close: hidePreferences };

@@ -1,5 +1,5 @@
 // First-party cookies: read, write on the cookie domain where the page is inside it, delete.
-function readCookie(name) {
+export function readCookie(name) {
   var m = document.cookie.match('(?:^|; )' + name + '=([^;]*)');
   return m ? m[1] : null;
 }
@@ -7,13 +7,13 @@ function cookieDomain() {
   var d = (CFG.cookie_domain || '').replace(/^\./, ''), host = location.hostname;
   return d && (host === d || host.slice(-d.length - 1) === '.' + d) ? d : '';
 }
-function writeCookie(name, value, maxAge) {
+export function writeCookie(name, value, maxAge) {
   var domain = cookieDomain();
   document.cookie = name + '=' + value + '; path=/; max-age=' + maxAge + '; SameSite=Lax' +
     (domain ? '; domain=' + domain : '') + (location.protocol === 'https:' ? '; Secure' : '');
 }
 // Deletes every cookie whose name matches a registry pattern (`_ga_*`), on the host and domains.
-function deleteCookies(patterns) {
+export function deleteCookies(patterns) {
   var res = patterns.map(function (p) {
     return new RegExp('^' + p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
   });

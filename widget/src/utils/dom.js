@@ -1,5 +1,5 @@
 // Building elements: text always goes in as text nodes, never as HTML.
-function h(tag, attrs, kids) {
+export function h(tag, attrs, kids) {
   var el = document.createElement(tag);
   for (var k in attrs || {}) {
     var v = attrs[k];

@@ -1,8 +1,10 @@
 // Change listeners registered by PrivacyCenter.on('change') and the window event.
-var listeners = [];
+import { consentObject } from '../core/state.js';
+
+export var listeners = [];
 // Fired when a decision is taken (recorded: false) and again once the server's answer, with the
 // consent id and receipt, is stored (recorded: true).
-function emitChange(recorded) {
+export function emitChange(recorded) {
   var consent = consentObject();
   if (consent) consent.recorded = recorded;
   listeners.slice().forEach(function (fn) {

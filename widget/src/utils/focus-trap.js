@@ -1,11 +1,11 @@
 // Keeping Tab inside a modal dialog, and finding where focus was before it opened.
 var FOCUSABLE = 'a[href],button:not([disabled]),input:not([disabled]),summary,[tabindex]:not([tabindex="-1"])';
-function focusables(box) {
+export function focusables(box) {
   return [].filter.call(box.querySelectorAll(FOCUSABLE), function (el) {
     return el.getClientRects().length > 0;
   });
 }
-function trapTab(box, event) {
+export function trapTab(box, event) {
   if (event.key !== 'Tab') return;
   var all = focusables(box), first = all[0], last = all[all.length - 1];
   var active = box.getRootNode().activeElement;
@@ -15,7 +15,7 @@ function trapTab(box, event) {
     event.preventDefault();
   }
 }
-function deepActiveElement() {
+export function deepActiveElement() {
   var el = document.activeElement;
   while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
   return el;

@@ -1,8 +1,10 @@
 // Held scripts and iframes: released in document order once their category (and vendor) is accepted.
+import { NONCE } from '../core/config.js';
+
 var HELD = 'script[type="text/plain"][data-category],iframe[data-category][data-src]';
 var releasing = Promise.resolve();
 
-function releaseHeld(allowed) {
+export function releaseHeld(allowed) {
   [].forEach.call(document.querySelectorAll(HELD), function (el) {
     if (el.pcQueued || !allowed(el.getAttribute('data-category'), el.getAttribute('data-vendor'))) return;
     el.pcQueued = true;
@@ -37,7 +39,7 @@ function runHeld(el) {
 }
 
 // Held elements that the parser or the page adds later are handled as they arrive.
-function watchHeld(allowed) {
+export function watchHeld(allowed) {
   new MutationObserver(function (records) {
     var found = records.some(function (r) {
       return [].some.call(r.addedNodes, function (n) {
