@@ -411,6 +411,8 @@ def catalog_show(key, fmt):
             k: entry[k] for k in sorted(entry, key=lambda k: FIELD_ORDER.get(k, len(FIELD_ORDER)))
         }
         click.echo(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100), nl=False)
+
+
 @main.command()
 @click.option(
     "--before",
