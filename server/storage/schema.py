@@ -167,8 +167,12 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
         # The consent log is personal data: readable by the server's user only. SQLite gives
-        # its -wal and -shm files the same mode as the database file.
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # its -wal and -shm files the same mode as the database file. Only a new file is
+        # opened here (O_EXCL): closing any descriptor of an existing database drops every
+        # POSIX lock this process holds on it, and another process closing last would then
+        # delete the WAL under this process's open connections, losing their later writes.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
