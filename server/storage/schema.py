@@ -146,6 +146,30 @@ STEPS = [
     lambda db: _add_column(db, "users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),
     # 5: signing out ends the login's sessions: a session is valid only for the epoch it began in.
     lambda db: _add_column(db, "users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    # scans (issue 9): each run of the scanner started from the admin API or UI, its progress
+    # while it runs (written by the scanning process, read by every worker) and its report.
+    """
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        site_key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        state TEXT NOT NULL,            -- queued, running, done, failed
+        requested_by TEXT NOT NULL,
+        options TEXT NOT NULL,
+        pages_done INTEGER NOT NULL DEFAULT 0,
+        pages_total INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        heartbeat_at TEXT NOT NULL,
+        pid INTEGER,
+        error TEXT,
+        leaks INTEGER,
+        findings INTEGER,
+        result TEXT
+    );
+    CREATE INDEX scans_site ON scans (site_key, id);
+    """,
 ]
 
 

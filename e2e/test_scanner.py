@@ -1,0 +1,198 @@
+"""The scanner from the command line, on real pages: a publisher's pages on one origin, a
+registered vendor's scripts on a second, and scripts from a third origin that no vendor names.
+
+Each scan is a real `privacy-center scan` process driving Chromium, as a site's CI runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+VENDOR = {
+    "key": "scan-analytics",
+    "name": "Scan Analytics",
+    "recipient": "Scan Analytics LLC",
+    "country": "US",
+    "privacy_policy_url": "https://scan-analytics.example/privacy",
+    "hosts": ["127.0.0.3"],
+    "cookies": [{"name": "_sa", "duration_days": 30}, {"name": "_sa_*", "duration_days": 30}],
+    "data_sent": {"ja": "閲覧したページのURL", "en": "Page URLs visited"},
+    "purpose": {"ja": "利用状況の分析", "en": "Analysing how the site is used"},
+}
+
+
+class Unnamed:
+    """Scripts on 127.0.0.4, an origin that no vendor of any site names."""
+
+    def __init__(self):
+        self.requests: list[str] = []
+        self.server = make_server("127.0.0.4", 0, self.wsgi, threaded=True)
+        self.origin = f"http://127.0.0.4:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @Request.application
+    def wsgi(self, request):
+        self.requests.append(request.path)
+        return Response("window.unnamedRan = true;", mimetype="text/javascript")
+
+
+@pytest.fixture(scope="module")
+def unnamed():
+    server = Unnamed()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(live):
+    """A published site whose one optional vendor is scan-analytics, on the vendor's origin."""
+    key = "scanned"
+    doc = live.site_doc(key)
+    doc["vendors"] = [*doc["vendors"], VENDOR]
+    doc["sites"][0]["vendors"] = [{"vendor": "scan-analytics", "category": "analytics"}]
+    live.apply(doc, publish=[key])
+    return key
+
+
+def scan(live, site_key, *args):
+    """Run the CLI; (exit status, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--database", live.db_path, "scan", site_key, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def scan_json(live, site_key, *urls, extra=()):
+    args = [arg for url in urls for arg in ("--url", url)]
+    status, out, err = scan(live, site_key, *args, "--format", "json", *extra)
+    assert status in (0, 1), err
+    return status, json.loads(out)
+
+
+def kinds(result):
+    return sorted({(f["kind"], f.get("host") or f.get("cookie")) for f in result["findings"]})
+
+
+def held(vendor_url, category="analytics", vendor="scan-analytics"):
+    return (
+        f'<script type="text/plain" data-category="{category}" data-vendor="{vendor}"'
+        f' data-src="{vendor_url}"></script>'
+    )
+
+
+def test_a_page_with_every_tag_held_is_clean(live, publisher, vendor, site):
+    url = publisher.embed(site, held(vendor.url("/clean.js")))
+    status, result = scan_json(live, site, url)
+    assert status == 0
+    assert result["findings"] == []
+    assert result["site"] == site and result["revision"] >= 1
+    passes = result["pages"][0]["passes"]
+    # Held until accepted: the vendor's host is contacted in the accept-all pass only.
+    assert "127.0.0.3" not in passes["no_decision"]["hosts"]
+    assert "127.0.0.3" not in passes["reject_all"]["hosts"]
+    assert "127.0.0.3" in passes["accept_all"]["hosts"]
+    assert passes["accept_all"]["released"] == [
+        {"category": "analytics", "vendor": "scan-analytics", "src": vendor.url("/clean.js")}
+    ]
+    assert passes["reject_all"]["released"] == []
+    assert passes["reject_all"]["banner"] is True
+
+
+def test_an_unheld_registered_tag_runs_before_the_decision_and_after_refusal(
+    live, publisher, vendor, site
+):
+    url = publisher.embed(site, f'<script src="{vendor.url("/unheld.js")}"></script>')
+    status, out, _ = scan(live, site, "--url", url)
+    assert status == 1
+    assert "before_decision (1)" in out and "after_refusal (1)" in out
+    status, result = scan_json(live, site, url)
+    leaks = [f for f in result["findings"] if f["kind"] in ("before_decision", "after_refusal")]
+    assert sorted((f["kind"], f["pass"]) for f in leaks) == [
+        ("after_refusal", "reject_all"),
+        ("before_decision", "no_decision"),
+    ]
+    for finding in leaks:
+        assert finding["host"] == "127.0.0.3"
+        assert finding["vendor"] == "scan-analytics"
+        assert finding["category"] == "analytics"
+        assert finding["page"] == url
+
+
+def test_a_tag_from_an_origin_no_vendor_names_is_an_undisclosed_host(
+    live, publisher, unnamed, site
+):
+    url = publisher.embed(
+        site, held(unnamed.origin + "/tag.js") + held(unnamed.origin + "/x.js", vendor="")
+    )
+    status, out, _ = scan(live, site, "--url", url)
+    assert status == 1
+    assert "undisclosed_host (1):" in out and "127.0.0.4" in out
+    _, result = scan_json(live, site, url)
+    assert kinds(result) == [("not_seen", None), ("undisclosed_host", "127.0.0.4")]
+    [finding] = [f for f in result["findings"] if f["kind"] == "undisclosed_host"]
+    assert finding["pass"] == "accept_all" and finding["page"] == url
+
+
+def test_a_tag_that_sets_an_undeclared_cookie(live, publisher, vendor, site):
+    tag = (
+        '<script type="text/plain" data-category="analytics" data-vendor="scan-analytics">'
+        'document.cookie = "_sa_id=1; path=/"; document.cookie = "_mystery=1; path=/";'
+        "localStorage.setItem('mystery', '1');</script>"
+    )
+    url = publisher.embed(site, tag + held(vendor.url("/ok.js")))
+    status, result = scan_json(live, site, url)
+    assert kinds(result) == [("undisclosed_cookie", "_mystery")]
+    assert status == 0, "an undeclared cookie alone is no leak"
+    accepted = result["pages"][0]["passes"]["accept_all"]
+    assert {c["name"] for c in accepted["cookies"]} >= {"_sa_id", "_mystery", "pc_consent"}
+    assert "mystery" in accepted["local_storage"]
+    status, _ = scan_json(live, site, url, extra=("--fail-on", "any"))
+    assert status == 1
+
+
+def test_links_are_followed_on_the_same_origin_only(live, publisher, vendor, site):
+    second = publisher.embed(site, "<p>second</p>")
+    first = publisher.embed(
+        site, f'<a href="{second}">next</a><a href="{vendor.url("/away.html")}">away</a>'
+    )
+    _, result = scan_json(live, site, first, extra=("--max-pages", "5"))
+    assert [p["url"] for p in result["pages"]] == [first, second]
+    _, result = scan_json(live, site, first, extra=("--max-pages", "1"))
+    assert [p["url"] for p in result["pages"]] == [first]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--url", "http://127.0.0.5/page"], "is not on one of the site's origins"),
+        (["--url", "ftp://127.0.0.2/"], "is not an http or https URL"),
+    ],
+)
+def test_a_url_outside_the_sites_origins_is_refused(live, site, args, message):
+    status, out, err = scan(live, site, *args)
+    assert status == 2
+    assert message in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_unknown_site_unpublished_site_and_missing_page_are_exit_2(live, publisher, site):
+    status, _, err = scan(live, "no-such-site")
+    assert status == 2 and "no site 'no-such-site'" in err
+    doc = live.site_doc("scan-draft")
+    live.apply(doc)
+    status, _, err = scan(live, "scan-draft")
+    assert status == 2 and "no published revision" in err
+    status, _, err = scan(live, site, "--url", publisher.origin + "/missing.html")
+    assert status == 2 and "HTTP 404" in err
