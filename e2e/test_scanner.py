@@ -11,10 +11,16 @@ import os
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from server.storage import accounts
+from support import ADMIN_PASSWORD
 
 VENDOR = {
     "key": "scan-analytics",
@@ -196,3 +202,123 @@ def test_unknown_site_unpublished_site_and_missing_page_are_exit_2(live, publish
     assert status == 2 and "no published revision" in err
     status, _, err = scan(live, site, "--url", publisher.origin + "/missing.html")
     assert status == 2 and "HTTP 404" in err
+
+
+# The admin's side: a scan started from the API and from the Scan tab, run in the background
+# by a real CLI process that the live server starts.
+
+
+def api(live, method, path, token, body=None):
+    request = urllib.request.Request(
+        live.url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read()), error.headers
+
+
+def test_the_admin_api_starts_one_scan_at_a_time_and_reports_it(
+    live, publisher, vendor, unnamed, site
+):
+    db = live.db()
+    try:
+        token = accounts.create_token(db, "scan-ci", "editor")
+    finally:
+        db.conn.close()
+    url = publisher.embed(site, held(unnamed.origin + "/api.js"))
+    path = f"/api/v1/admin/sites/{site}/scans"
+    status, started, headers = api(live, "POST", path, token, {"urls": [url], "max_pages": 1})
+    assert status == 202 and started["state"] in ("queued", "running")
+    assert headers["Location"].endswith(f"{path}/{started['id']}")
+    status, busy, _ = api(live, "POST", path, token, {"urls": [url]})
+    assert status == 409 and busy["error"]["code"] == "scan_running"
+    deadline = time.monotonic() + 180
+    while True:
+        status, scan_now, _ = api(live, "GET", f"{path}/{started['id']}", token)
+        if scan_now["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert scan_now["state"] == "done", scan_now["error"]
+    assert scan_now["progress"] == {"pages_done": 1, "pages_total": 1}
+    assert [(f["kind"], f.get("host")) for f in scan_now["findings"]] == [
+        ("undisclosed_host", "127.0.0.4"),
+        ("not_seen", None),
+    ]
+    assert scan_now["leaks"] == 1 and scan_now["revision"] >= 1
+    status, history, _ = api(live, "GET", path, token)
+    assert history[0]["id"] == started["id"]
+
+
+def sign_in(page, live, email):
+    db = live.db()
+    try:
+        if not any(u["email"] == email for u in accounts.list_users(db)):
+            accounts.create_user(db, email, ADMIN_PASSWORD, "editor")
+    finally:
+        db.conn.close()
+    page.goto(f"{live.url}/admin/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live.url}/admin/")
+
+
+def scan_from_the_tab(page, live, site_key, url):
+    page.goto(f"{live.url}/admin/sites/{site_key}/scans")
+    page.get_by_label("Pages to start from").fill(url)
+    page.get_by_label("At most this many pages").fill("1")
+    page.get_by_role("button", name="Start a scan").click()
+    # The scan's page refreshes itself while the scan runs.
+    result = page.locator("#scan-result")
+    result.wait_for(timeout=180_000)
+    return result.inner_text()
+
+
+def test_scan_add_the_host_as_vendor_publish_and_rescan_clean(
+    live, publisher, vendor, unnamed, page, axe, screenshots_dir
+):
+    key = "scan-flow"
+    doc = live.site_doc(key)
+    doc["vendors"] = [*doc["vendors"], VENDOR]
+    doc["sites"][0]["vendors"] = [{"vendor": "scan-analytics", "category": "analytics"}]
+    live.apply(doc, publish=[key])
+    url = publisher.embed(
+        key, held(vendor.url("/flow.js")) + held(unnamed.origin + "/chat.js", vendor="")
+    )
+    sign_in(page, live, "scan-editor@example.com")
+
+    assert "1 leak(s)" in scan_from_the_tab(page, live, key, url)
+    assert page.get_by_role(
+        "heading", name="Hosts that no vendor of this site names (1)"
+    ).is_visible()
+    page.screenshot(path=str(screenshots_dir / "scan-findings.png"), full_page=True)
+    assert axe(page) == []
+
+    page.get_by_role("link", name="Add 127.0.0.4 as vendor").click()
+    assert page.get_by_label("Hosts").input_value() == "127.0.0.4"
+    page.get_by_label("Category").select_option("functional")
+    page.get_by_label("Key").fill("chat-co")
+    page.locator("#f-name").fill("Chat Co")
+    page.get_by_label("Recipient (who receives the data)").fill("Chat Co K.K.")
+    page.get_by_label("Privacy policy URL").fill("https://chat.example/privacy")
+    page.locator("#f-data_sent-ja").fill("会話の内容")
+    page.locator("#f-data_sent-en").fill("Messages")
+    page.locator("#f-purpose-ja").fill("問い合わせ対応")
+    page.locator("#f-purpose-en").fill("Answering questions")
+    assert axe(page) == []
+    page.get_by_role("button", name="Add to the draft").click()
+    assert (
+        page.get_by_role("status").filter(has_text="Vendor chat-co added to the draft").is_visible()
+    )
+    page.get_by_role("button", name="Publish now").click()
+
+    # Published: the held tag's host is now disclosed, and it still waits for Accept all.
+    assert scan_from_the_tab(page, live, key, url) == "clean"
+    page.get_by_role("link", name="Settings and content").click()
+    assert "Last scan: clean" in page.locator(".scan-status").inner_text()
