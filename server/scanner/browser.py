@@ -1,7 +1,8 @@
 """Recording what a page does in real Chromium (Playwright), pass by pass.
 
 Each page and pass gets a fresh browser context: no cookie, storage or cache is carried from
-one to the next, so that "before a decision" means a first visit.
+one to the next, so that "before a decision" means a first visit. Playwright's async API lets
+several contexts wait for a quiet network at once: a scan mostly waits.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -60,11 +61,11 @@ def _strip(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))[:500]
 
 
-@contextmanager
-def chromium() -> Iterator[Any]:
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
     """One headless Chromium for a whole scan (Debian's build, as the e2e tests use)."""
     try:
-        from playwright.sync_api import Error, sync_playwright
+        from playwright.async_api import Error, async_playwright
     except ImportError:
         raise BrowserMissing(
             "the scanner needs Playwright: pip install 'privacy-center[scan]'"
@@ -73,15 +74,17 @@ def chromium() -> Iterator[Any]:
         raise BrowserMissing(
             f"no Chromium at {CHROMIUM}: apt-get install chromium (or set CHROMIUM)"
         )
-    with sync_playwright() as pw:
+    async with async_playwright() as pw:
         try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+            )
         except Error as error:
             raise BrowserMissing(f"Chromium did not start: {error.message}") from None
         try:
             yield browser
         finally:
-            browser.close()
+            await browser.close()
 
 
 class Recorder:
@@ -107,80 +110,76 @@ class Recorder:
         }
         self.timeout_ms, self.quiet_ms = timeout_ms, quiet_ms
 
-    def _quiet(self, page: Any) -> None:
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    async def _quiet(self, page: Any) -> None:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
 
         try:
-            page.wait_for_load_state("networkidle", timeout=self.quiet_ms)
+            await page.wait_for_load_state("networkidle", timeout=self.quiet_ms)
         except PlaywrightTimeout:
             pass  # a page that polls forever: what it did so far is recorded
 
-    def _load(self, page: Any, url: str, reload: bool = False) -> None:
-        from playwright.sync_api import Error
+    async def _load(self, page: Any, url: str, reload: bool = False) -> None:
+        """Load (or reload) the page, scroll once, and wait until the network is quiet."""
+        from playwright.async_api import Error
 
         try:
             response = (
-                page.reload(wait_until="load", timeout=self.timeout_ms)
+                await page.reload(wait_until="load", timeout=self.timeout_ms)
                 if reload
-                else page.goto(url, wait_until="load", timeout=self.timeout_ms)
+                else await page.goto(url, wait_until="load", timeout=self.timeout_ms)
             )
         except Error as error:
             raise PageFailed(f"{url}: {error.message.splitlines()[0]}") from None
         if response is not None and response.status >= 400:
             raise PageFailed(f"{url}: HTTP {response.status}")
-        self._quiet(page)
+        await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+        await self._quiet(page)
 
-    def _scroll(self, page: Any) -> None:
-        page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
-        self._quiet(page)
-
-    def record(self, url: str, pass_: str) -> Json:
-        from playwright.sync_api import Error
+    async def record(self, url: str, pass_: str) -> Json:
+        from playwright.async_api import Error
 
         started = time.monotonic()
-        context = self.browser.new_context(
+        context = await self.browser.new_context(
             locale=self.locale, viewport={"width": 1280, "height": 800}
         )
         requests: list[str] = []
         try:
-            page = context.new_page()
+            page = await context.new_page()
             page.on("request", lambda r: requests.append(r.url))
-            self._load(page, url)
-            held = page.evaluate(HELD_JS)
+            await self._load(page, url)
+            held = await page.evaluate(HELD_JS)
             links: list[str] = []
             banner = None
             before: set[tuple[str, str, str]] = set()
             widget = list(requests)  # the widget script is requested before any decision
             if pass_ == "no_decision":
-                self._scroll(page)
-                links = page.evaluate(LINKS_JS)
+                links = await page.evaluate(LINKS_JS)
             else:
-                before = {(c["name"], c["domain"], c["value"]) for c in context.cookies()}
+                before = {(c["name"], c["domain"], c["value"]) for c in await context.cookies()}
                 button = page.get_by_role("button", name=self.names[pass_]).first
                 try:
-                    button.click(timeout=5000)
+                    await button.click(timeout=5000)
                     banner = True
                 except Error:
                     banner = False
                 del requests[:]
-                self._quiet(page)
-                self._load(page, url, reload=True)
-                self._scroll(page)
-            still = page.evaluate(HELD_JS)
+                await self._quiet(page)  # the decision is recorded, released tags load
+                await self._load(page, url, reload=True)
+            still = await page.evaluate(HELD_JS)
             cookies = [
                 {
                     "name": c["name"],
                     "domain": c["domain"],
                     "expires": c["expires"] if c["expires"] > 0 else None,
                 }
-                for c in context.cookies()
+                for c in await context.cookies()
                 if (c["name"], c["domain"], c["value"]) not in before
             ]
-            storage = page.evaluate(STORAGE_JS)
+            storage = await page.evaluate(STORAGE_JS)
         except Error as error:
             raise PageFailed(f"{url}: {error.message.splitlines()[0]}") from None
         finally:
-            context.close()
+            await context.close()
         hosts: dict[str, str] = {}
         for request_url in requests:
             host = host_of(request_url)
