@@ -407,4 +407,9 @@ JA = {
     "No decision": "未選択",
     "A scan of this site is still running; wait for it to finish.": "このサイトのスキャンが実行中です。終わるまでお待ちください。",
     "Publish the site first: a scan checks the pages against the published revision.": "先にサイトを公開してください。スキャンはページを公開中のリビジョンと照合します。",
+    "Scan after each publish": "公開のたびにスキャン",
+    "With the pages and page limit of the last scan.": "前回のスキャンと同じページとページ数で行います。",
+    "This site is scanned after each publish.": "このサイトは公開のたびにスキャンされます。",
+    "This site is no longer scanned after each publish.": "このサイトは公開時にスキャンされなくなりました。",
+    "Save": "保存",
 }

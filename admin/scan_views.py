@@ -66,6 +66,7 @@ def scans(key):
             history=history,
             running=running,
             values={"max_pages": jobs.DEFAULT_MAX_PAGES},
+            after_publish=scan_store.after_publish(get_db(), key),
             refresh=REFRESH_SECONDS if running else None,
         )
     )
@@ -95,6 +96,20 @@ def scan_start(key):
         return redirect(url_for("admin.scans", key=key))
     flash(_("Scan {n} started.", n=scan["id"]))
     return redirect(url_for("admin.scan", key=key, scan_id=scan["id"]))
+
+
+@bp.post("/sites/<key>/scans/settings")
+@requires("editor")
+def scan_settings(key):
+    _site_or_404(key)
+    on = forms.flag(request.form, "after_publish")
+    scan_store.set_after_publish(get_db(), key, on, g.actor)
+    flash(
+        _("This site is scanned after each publish.")
+        if on
+        else _("This site is no longer scanned after each publish.")
+    )
+    return redirect(url_for("admin.scans", key=key))
 
 
 def _scan_or_404(key, scan_id):

@@ -19,6 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from server.services import registry as registry_service
 from server.storage import accounts
 from support import ADMIN_PASSWORD
 
@@ -320,5 +321,22 @@ def test_scan_add_the_host_as_vendor_publish_and_rescan_clean(
 
     # Published: the held tag's host is now disclosed, and it still waits for Accept all.
     assert scan_from_the_tab(page, live, key, url) == "clean"
+
+    # Scanned after each publish, with the last scan's pages: a leak shows without asking.
+    page.goto(f"{live.url}/admin/sites/{key}/scans")
+    page.get_by_label("Scan after each publish").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    db = live.db()
+    try:
+        registry_service.delete_assignment(db, key, "chat-co", "e2e")
+    finally:
+        db.conn.close()
+    page.goto(f"{live.url}/admin/sites/{key}/publish")
+    page.get_by_role("button", name="Publish now").click()
+    page.goto(f"{live.url}/admin/sites/{key}/scans")
+    page.locator("tbody tr").first.get_by_role("link").click()  # the newest scan
+    result = page.locator("#scan-result")
+    result.wait_for(timeout=180_000)
+    assert result.inner_text() == "1 leak(s)"
     page.get_by_role("link", name="Settings and content").click()
-    assert "Last scan: clean" in page.locator(".scan-status").inner_text()
+    assert "Last scan: 1 leak(s)" in page.locator(".scan-status").inner_text()

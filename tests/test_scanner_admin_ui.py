@@ -169,3 +169,19 @@ def test_the_scan_tab_speaks_japanese(admin_client, db, published):
     assert "どの送信先にも記載のないホスト (1)" in page and "漏えい 2 件" in page
     assert "static.hotjar.com を送信先として追加" in page
     assert "スキャンを開始" in editor.get("/admin/sites/shop/scans", headers=headers).text
+
+
+def test_scan_after_each_publish_is_a_per_site_setting_for_editors(admin_client, db, published):
+    editor = admin_client("editor")
+    assert scan_store.after_publish(db, "shop") is False
+    response = editor.post("/admin/sites/shop/scans/settings", {"after_publish": "1"})
+    assert response.status_code == 302
+    assert scan_store.after_publish(db, "shop") is True
+    assert 'name="after_publish" value="1" checked' in editor.get("/admin/sites/shop/scans").text
+    editor.post("/admin/sites/shop/scans/settings", {})
+    assert scan_store.after_publish(db, "shop") is False
+    viewer = admin_client("viewer")
+    assert (
+        viewer.post("/admin/sites/shop/scans/settings", {"after_publish": "1"}).status_code == 403
+    )
+    assert scan_store.after_publish(db, "shop") is False

@@ -104,6 +104,26 @@ def launch(database_path: str, site_key: str, scan_id: int) -> None:
     threading.Thread(target=process.wait, daemon=True).start()
 
 
+def after_publish(db: Database, site_key: str, actor: str) -> int | None:
+    """Start a scan of a site set to be scanned after each publish, with its last scan's
+    options; the scan's id, or None when it is not set, or a scan is already running."""
+    if not store.after_publish(db, site_key):
+        return None
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if not path:  # an in-memory database: no other process can read it
+        return None
+    last = store.latest(db, site_key)
+    options = last["options"] if last else {}
+    for body in (options, {}):
+        try:
+            return int(start(db, path, site_key, body, actor)["id"])
+        except Invalid:
+            continue  # the last scan's pages are no longer on the site: its root pages
+        except Conflict:
+            return None
+    return None
+
+
 def run_stored(db: Database, scan_id: int) -> int:
     """Run a queued scan in this process, writing its progress and result; the exit status."""
     claimed = store.claim(db, scan_id, os.getpid())

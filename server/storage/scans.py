@@ -162,3 +162,31 @@ def fail(db: Database, scan_id: int, error: str) -> None:
             " WHERE id = ?",
             [error[:2000], stamp, stamp, scan_id],
         )
+
+
+def after_publish(db: Database, site_key: str) -> bool:
+    """Whether the site is scanned after each publish."""
+    row = db.execute(
+        "SELECT after_publish FROM scan_settings WHERE site_key = ?", [site_key]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def set_after_publish(db: Database, site_key: str, on: bool, actor: str) -> None:
+    with write(db):
+        before = after_publish(db, site_key)
+        db.execute(
+            "INSERT INTO scan_settings (site_key, after_publish) VALUES (?, ?)"
+            " ON CONFLICT (site_key) DO UPDATE SET after_publish = excluded.after_publish",
+            [site_key, int(on)],
+        )
+        audit(
+            db,
+            actor,
+            "update",
+            "scan_settings",
+            site_key,
+            site_key,
+            {"after_publish": before},
+            {"after_publish": on},
+        )

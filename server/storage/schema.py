@@ -169,6 +169,10 @@ STEPS = [
         result TEXT
     );
     CREATE INDEX scans_site ON scans (site_key, id);
+    CREATE TABLE scan_settings (
+        site_key TEXT PRIMARY KEY,
+        after_publish INTEGER NOT NULL DEFAULT 0
+    );
     """,
 ]
 
