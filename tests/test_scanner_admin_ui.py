@@ -185,3 +185,34 @@ def test_scan_after_each_publish_is_a_per_site_setting_for_editors(admin_client,
         viewer.post("/admin/sites/shop/scans/settings", {"after_publish": "1"}).status_code == 403
     )
     assert scan_store.after_publish(db, "shop") is False
+
+
+def test_add_as_vendor_is_prefilled_from_the_catalog_where_it_knows_the_host(
+    admin_client, db, published, monkeypatch
+):
+    """The catalog (server.catalog, built alongside) is stood in for by its one function."""
+    import sys
+    import types
+
+    entry = {
+        "key": "hotjar",
+        "name": "Hotjar",
+        "recipient": "Hotjar Ltd.",
+        "country": "MT",
+        "privacy_policy_url": "https://www.hotjar.com/legal/policies/privacy/",
+        "hosts": ["*.hotjar.com"],
+        "cookies": [{"name": "_hjSessionUser_*", "duration_days": 365}],
+        "data_sent": {"ja": "クリックとスクロール", "en": "Clicks and scrolling"},
+        "purpose": {"ja": "使いやすさの分析", "en": "Analysing usability"},
+    }
+    catalog = types.ModuleType("server.catalog")
+    catalog.find_by_host = lambda host: entry if host.endswith(".hotjar.com") else None
+    monkeypatch.setitem(sys.modules, "server.catalog", catalog)
+    scan_id = stored_scan(db, [HOTJAR])
+    form = admin_client("editor").get(
+        f"/admin/sites/shop/scans/{scan_id}/add-vendor?host=static.hotjar.com"
+    )
+    assert "Filled in from the vendor catalog" in form.text
+    assert 'value="hotjar"' in form.text and 'value="Hotjar Ltd."' in form.text
+    assert "*.hotjar.com</textarea>" in form.text, "the catalog's pattern covers the host"
+    assert "_hjSessionUser_*, 365" in form.text and "Clicks and scrolling" in form.text

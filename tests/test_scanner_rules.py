@@ -60,7 +60,8 @@ def kinds(found, informational=False):
     "host, pattern, expected",
     [
         ("www.google-analytics.com", "*.google-analytics.com", True),
-        ("google-analytics.com", "*.google-analytics.com", True),
+        ("a.b.google-analytics.com", "*.google-analytics.com", True),
+        ("google-analytics.com", "*.google-analytics.com", False),
         ("evilgoogle-analytics.com", "*.google-analytics.com", False),
         ("www.googletagmanager.com", "www.googletagmanager.com", True),
         ("WWW.GoogleTagManager.com", "www.googletagmanager.com", True),

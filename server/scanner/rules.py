@@ -76,11 +76,12 @@ def check_urls(urls: Iterable[str], origins: Sequence[str]) -> list[str]:
 
 
 def host_matches(host: str, pattern: str) -> bool:
-    """A vendor's `hosts` entry: the exact host, or `*.domain` for the domain and below."""
+    """A vendor's `hosts` entry: the exact host, or `*.domain` for any subdomain of the domain
+    at any depth (not the bare domain, which a vendor lists on its own), as the catalog reads
+    it."""
     host, pattern = host.lower(), pattern.lower()
     if pattern.startswith("*."):
-        domain = pattern[2:]
-        return host == domain or host.endswith("." + domain)
+        return host.endswith(pattern[1:])
     return host == pattern
 
 
