@@ -117,6 +117,22 @@ def test_a_page_with_every_tag_held_is_clean(live, publisher, vendor, site):
     assert passes["reject_all"]["banner"] is True
 
 
+def test_the_banner_is_found_by_its_japanese_names_and_a_page_without_it_is_noted(
+    live, publisher, vendor, site
+):
+    japanese = publisher.embed(site, held(vendor.url("/ja.js")), lang="ja")
+    bare = publisher.page("<!doctype html><html lang=en><title>no widget</title><p>nothing</p>")
+    status, result = scan_json(live, site, japanese, bare)
+    ja_page, bare_page = result["pages"]
+    assert ja_page["passes"]["reject_all"]["banner"] is True
+    assert ja_page["passes"]["accept_all"]["banner"] is True
+    assert [r["src"] for r in ja_page["passes"]["accept_all"]["released"]] == [vendor.url("/ja.js")]
+    assert bare_page["passes"]["reject_all"]["banner"] is False
+    _, out, _ = scan(live, site, "--url", bare)
+    assert "no banner button in reject_all; no banner button in accept_all" in out
+    assert status == 0
+
+
 def test_an_unheld_registered_tag_runs_before_the_decision_and_after_refusal(
     live, publisher, vendor, site
 ):
