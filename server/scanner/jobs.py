@@ -74,7 +74,10 @@ def start(db: Database, database_path: str, site_key: str, body: Json, actor: st
             what="scan",
             key=site_key,
         )
-    launch(database_path, site_key, scan_id)
+    try:
+        launch(database_path, site_key, scan_id)
+    except OSError as error:  # no process could start: the scan must not block the next one
+        store.fail(db, scan_id, f"the scanning process did not start: {error}")
     found = store.get(db, site_key, scan_id)
     assert found is not None  # stored just above
     return found
