@@ -46,5 +46,6 @@ from . import (  # noqa: E402, F401
     organization_views,
     publish_views,
     registry_views,
+    scan_views,
     user_views,
 )

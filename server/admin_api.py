@@ -301,3 +301,7 @@ def audit_log():
             before_id=before_id,
         )
     )
+
+
+# Scans (issue 9): their routes live with the scanner and register on this blueprint.
+from .scanner import api as _scan_api  # noqa: E402, F401

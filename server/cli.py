@@ -491,3 +491,54 @@ def purge(ctx, before, site_keys, dry_run, batch_size, audit_retention_days):
             f"(largest {max(plan.batches):,})"
         )
     click.echo("daily figures kept")
+class ScanUsageError(click.ClickException):
+    """A scan that could not be run: exit 2, so that a CI job tells it apart from a finding."""
+
+    exit_code = 2
+
+
+@main.command()
+@click.argument("site_key")
+@click.option("--url", "urls", multiple=True, help="A page to start from (repeatable).")
+@click.option(
+    "--max-pages",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="At most this many pages, following same-origin links breadth-first.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["leaks", "any", "none"]),
+    default="leaks",
+    show_default=True,
+    help="Exit 1 on findings of this level: leaks, any (all but not_seen), none.",
+)
+@click.option("--stored-scan", type=int, default=None, hidden=True)
+@click.pass_context
+def scan(ctx, site_key, urls, max_pages, fmt, fail_on, stored_scan):
+    """Scan a site's pages in Chromium against its published revision.
+
+    Exit status: 0 clean, 1 findings at or above --fail-on, 2 the scan could not be run.
+    """
+    from .scanner import jobs
+    from .scanner import rules as scan_rules
+    from .scanner.browser import BrowserMissing, PageFailed
+    from .scanner.run import ScanRefused, text_report
+    from .scanner.run import scan as run_scan
+
+    db = _db(ctx)
+    if stored_scan is not None:  # started from the admin API or UI, in the background
+        ctx.exit(jobs.run_stored(db, stored_scan))
+    try:
+        result = run_scan(db, site_key, urls, max_pages)
+    except (ScanRefused, BrowserMissing, PageFailed) as error:
+        raise ScanUsageError(str(error)) from None
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(text_report(result, fail_on))
+    ctx.exit(scan_rules.exit_status(result["findings"], fail_on))

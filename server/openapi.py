@@ -277,6 +277,50 @@ def document() -> dict:
                 security=ADMIN,
             )
         },
+        # Scans (issue 9, docs/scanner.md): started in the background, read while they run.
+        "/api/v1/admin/sites/{site_key}/scans": {
+            "get": _op(
+                "The site's scans, newest first, without their findings",
+                {200: "Scans", 401: "", 404: ""},
+                "Scans",
+                params=(site,),
+                security=ADMIN,
+            ),
+            "post": _op(
+                "Start a scan of the site's pages in the background (admins and editors)",
+                {202: "Started: the scan's id", 400: "", 401: "", 403: "", 404: "", 409: ""},
+                "Scans",
+                body=_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "urls": {"type": "array", "items": {"type": "string"}},
+                            "max_pages": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                    }
+                ),
+                params=(site,),
+                security=ADMIN,
+            ),
+        },
+        "/api/v1/admin/sites/{site_key}/scans/{scan_id}": {
+            "get": _op(
+                "One scan: its state, progress, and once done its pages and findings",
+                {200: "The scan", 401: "", 404: ""},
+                "Scans",
+                params=(
+                    site,
+                    {
+                        "name": "scan_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The scan's id",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                    },
+                ),
+                security=ADMIN,
+            )
+        },
     }
 
     def path_param(name, description):

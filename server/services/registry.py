@@ -416,9 +416,11 @@ def apply_file(db: Database, doc: object, actor: str, prune: bool = False) -> li
 def publish(db: Database, site_key: str, actor: str) -> tuple[Doc, bool]:
     """Publish the site's registry as a new revision: (revision, created)."""
     try:
-        return revision_store.publish(db, site_key, actor)
+        revision, created = revision_store.publish(db, site_key, actor)
     except revision_store.NotFound:
         raise NotFound("site", site_key) from None
+    _after_publish(db, site_key, actor, created)
+    return revision, created
 
 
 def rollback(db: Database, site_key: str, number: int, actor: str) -> tuple[Doc, bool]:
@@ -428,7 +430,17 @@ def rollback(db: Database, site_key: str, number: int, actor: str) -> tuple[Doc,
         old = revision_store.get(db, site_key, number)
         if old is None:
             raise NotFound("revision", number)
-        return revision_store.publish(db, site_key, actor, content=old["content"])
+        revision, created = revision_store.publish(db, site_key, actor, content=old["content"])
+    _after_publish(db, site_key, actor, created)
+    return revision, created
+
+
+def _after_publish(db: Database, site_key: str, actor: str, created: bool) -> None:
+    """A site set to be scanned after each publish gets a scan started (docs/scanner.md)."""
+    if created:
+        from ..scanner.jobs import after_publish  # the scanner imports this package's errors
+
+        after_publish(db, site_key, actor)
 
 
 def publish_message_kind(revision: Doc, created: bool) -> str:

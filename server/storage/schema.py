@@ -158,6 +158,34 @@ STEPS = [
     lambda db: _erase_indexes(db),
     # 7: every site has a retention period (registry.py): sites stored before it get the default.
     lambda db: _site_retention(db),
+    # 8: scans (issue 9): each run of the scanner started from the admin API or UI, its progress
+    # while it runs (written by the scanning process, read by every worker) and its report.
+    """
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        site_key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        state TEXT NOT NULL,            -- queued, running, done, failed
+        requested_by TEXT NOT NULL,
+        options TEXT NOT NULL,
+        pages_done INTEGER NOT NULL DEFAULT 0,
+        pages_total INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        heartbeat_at TEXT NOT NULL,
+        pid INTEGER,
+        error TEXT,
+        leaks INTEGER,
+        findings INTEGER,
+        result TEXT
+    );
+    CREATE INDEX scans_site ON scans (site_key, id);
+    CREATE TABLE scan_settings (
+        site_key TEXT PRIMARY KEY,
+        after_publish INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 
@@ -204,8 +232,12 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
         # The consent log is personal data: readable by the server's user only. SQLite gives
-        # its -wal and -shm files the same mode as the database file.
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # its -wal and -shm files the same mode as the database file. Only a new file is
+        # opened here (O_EXCL): closing any descriptor of an existing database drops every
+        # POSIX lock this process holds on it, and another process closing last would then
+        # delete the WAL under this process's open connections, losing their later writes.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     conn.execute("PRAGMA foreign_keys = ON")
