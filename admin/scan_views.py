@@ -154,7 +154,7 @@ def scan(key, scan_id):
 def _catalog_values(host):
     """The vendor form's values for a host: the catalog's vendor where it knows the host."""
     lookup = catalog_lookup()
-    entry = dict(lookup(host) or {}) if lookup else {}
+    entry = dict(lookup(host) or {})
     values = {
         k: entry.get(k)
         for k in ("key", "name", "recipient", "country", "privacy_policy_url", "opt_out_url")

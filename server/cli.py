@@ -491,6 +491,8 @@ def purge(ctx, before, site_keys, dry_run, batch_size, audit_retention_days):
             f"(largest {max(plan.batches):,})"
         )
     click.echo("daily figures kept")
+
+
 class ScanUsageError(click.ClickException):
     """A scan that could not be run: exit 2, so that a CI job tells it apart from a finding."""
 

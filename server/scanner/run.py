@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
@@ -52,14 +51,11 @@ def start_urls(revision: Json, urls: Sequence[str]) -> list[str]:
         raise ScanRefused(str(error)) from None
 
 
-def catalog_lookup() -> Callable[[str], Mapping[str, Any] | None] | None:
-    """The vendor catalog's host lookup, where the catalog is installed."""
-    try:
-        module = importlib.import_module("server.catalog")
-    except ImportError:
-        return None
-    lookup = getattr(module, "find_by_host", None)
-    return lookup if callable(lookup) else None
+def catalog_lookup() -> Callable[[str], Mapping[str, Any] | None]:
+    """The vendor catalog's host lookup (server/catalog, read on its first use)."""
+    from .. import catalog
+
+    return catalog.find_by_host
 
 
 async def crawl(
