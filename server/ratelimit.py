@@ -203,13 +203,34 @@ class Limiter:
         scopes = [("client", (client,) if site is None else (site, client))]
         if site is not None:
             scopes.append(("site", (site,)))
+        entries = [
+            (scope, ids, item)
+            for scope, ids in scopes
+            for item in self.settings.rules.get(f"{group}.{scope}", ())
+        ]
         try:
-            for scope, ids in scopes:
-                for item in self.settings.rules.get(f"{group}.{scope}", ()):
-                    if not self.strategy.hit(item, group, scope, *ids):
-                        reset = self.strategy.get_window_stats(item, group, scope, *ids)[0]
-                        wait = max(1, math.ceil(reset - time.time()))
-                        return Refusal(scope, item, wait)
+            strategy = self.strategy
+            if isinstance(self._storage, sqlite_counters.SQLiteStorage):
+                # One transaction for all of the request's counters (see the storage).
+                refused = self._storage.acquire_sliding_window_entries(
+                    [
+                        (item.key_for(group, scope, *ids), item.amount, item.get_expiry())
+                        for scope, ids, item in entries
+                    ]
+                )
+            else:
+                refused = next(
+                    (
+                        index
+                        for index, (scope, ids, item) in enumerate(entries)
+                        if not strategy.hit(item, group, scope, *ids)
+                    ),
+                    None,
+                )
+            if refused is not None:
+                scope, ids, item = entries[refused]
+                reset = strategy.get_window_stats(item, group, scope, *ids)[0]
+                return Refusal(scope, item, max(1, math.ceil(reset - time.time())))
         except Exception as error:  # any fault of the storage, whichever it is
             # A consent must not be lost because the counters are unreachable: let it through,
             # and say so in the log (once a minute, not once a request).

@@ -367,6 +367,20 @@ def test_sqlite_counters_are_exact_across_processes(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+def test_sqlite_counters_take_a_requests_limits_in_turn_in_one_go(tmp_path):
+    storage = SQLiteStorage(uri_for(str(tmp_path / "counters.db")))
+    try:
+        limits = [("client", 2, 86400), ("site", 3, 86400)]
+        answers = [storage.acquire_sliding_window_entries(limits) for _ in range(4)]
+        # Two pass; the client's third is refused before the site counts it.
+        assert answers == [None, None, 0, 0]
+        assert storage.get_sliding_window("site", 86400)[2] == 2
+        assert storage.acquire_sliding_window_entries([("site", 3, 86400)]) is None
+        assert storage.acquire_sliding_window_entries([("site", 3, 86400)]) == 0
+    finally:
+        storage.close()
+
+
 def test_sqlite_counters_expire_and_are_swept(tmp_path, monkeypatch):
     from server.storage import ratelimit as counters
 
