@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,20 +180,22 @@ class Limiter:
         self.namespace = namespace
         self._strategy: SlidingWindowCounterRateLimiter | None = None
         self._storage: Storage | None = None
+        self._opening = threading.Lock()  # a threaded server's first requests arrive together
         self._warned = 0.0
 
     @property
     def strategy(self) -> SlidingWindowCounterRateLimiter:
         # Opened on first use, in the worker that uses it (never before a fork).
-        if self._strategy is None:
-            options: dict[str, Any] = {}
-            if not self.storage_uri.startswith(sqlite_counters.SCHEME):
-                options["key_prefix"] = f"privacy-center:{self.namespace}"
-            storage = storage_from_string(self.storage_uri, **options)
-            assert isinstance(storage, Storage)
-            self._storage = storage
-            self._strategy = SlidingWindowCounterRateLimiter(storage)
-        return self._strategy
+        with self._opening:
+            if self._strategy is None:
+                options: dict[str, Any] = {}
+                if not self.storage_uri.startswith(sqlite_counters.SCHEME):
+                    options["key_prefix"] = f"privacy-center:{self.namespace}"
+                storage = storage_from_string(self.storage_uri, **options)
+                assert isinstance(storage, Storage)
+                self._storage = storage
+                self._strategy = SlidingWindowCounterRateLimiter(storage)
+            return self._strategy
 
     def close(self) -> None:
         if self._storage is not None:
