@@ -381,20 +381,34 @@ def test_sqlite_counters_take_a_requests_limits_in_turn_in_one_go(tmp_path):
         storage.close()
 
 
-def test_sqlite_counters_expire_and_are_swept(tmp_path, monkeypatch):
+def test_sqlite_counters_expire_and_are_swept_in_small_batches(tmp_path, monkeypatch):
     from server.storage import ratelimit as counters
 
+    monkeypatch.setattr(counters, "PURGE_EVERY", 3600.0)  # no sweep until the test says so
     storage = SQLiteStorage(uri_for(str(tmp_path / "counters.db")))
+
+    def keys():
+        with closing(sqlite3.connect(storage.path)) as conn:
+            return sorted(row[0] for row in conn.execute("SELECT key FROM counters"))
+
     try:
         assert storage.incr("a", 1) == 1 and storage.incr("a", 1) == 2
         time.sleep(1.05)
         assert storage.get("a") == 0 and storage.incr("a", 1) == 1  # a new window
-        storage.incr("b", 1)
+        for key in "bcde":
+            storage.incr(key, 1)
         time.sleep(1.05)
-        monkeypatch.setattr(counters, "PURGE_EVERY", 0.0)
-        storage.incr("c", 60)
-        with closing(sqlite3.connect(storage.path)) as conn:
-            assert [row[0] for row in conn.execute("SELECT key FROM counters")] == ["c"]
+        monkeypatch.setattr(counters, "PURGE_BATCH", 2)
+        monkeypatch.setattr(counters, "PURGE_EVERY", 0.5)
+        storage.incr("live", 60)  # a sweep: two of the five expired ones
+        assert len(keys()) == 4
+        storage.incr("live", 60)  # the batch was full: the next write sweeps again
+        storage.incr("live", 60)
+        assert keys() == ["live"]
+        storage.incr("z", 1)  # the last batch was not full: no sweep for PURGE_EVERY
+        time.sleep(1.05)
+        storage.incr("live", 60)  # a sweep
+        assert keys() == ["live"] and storage.get("live") == 4
     finally:
         storage.close()
 

@@ -23,7 +23,11 @@ from limits.storage import SlidingWindowCounterSupport, Storage
 from limits.storage.base import TimestampedSlidingWindow
 
 SCHEME = "privacy-center-sqlite"
-PURGE_EVERY = 60.0  # seconds between sweeps of expired counters, per process
+# Expired counters are deleted in batches of PURGE_BATCH, at most every PURGE_EVERY seconds per
+# process, or at once again while the last batch came back full: the lock is held for a batch's
+# few hundred rows, never for a sweep of the whole table.
+PURGE_EVERY = 1.0
+PURGE_BATCH = 500
 BUSY_TIMEOUT = 5.0  # seconds; only for a writer outside this module (the lock file queues ours)
 
 _SCHEMA = """
@@ -31,7 +35,13 @@ CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL,
     expires_at REAL NOT NULL
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at);
+"""
+_PURGE = """
+DELETE FROM counters WHERE key IN (
+    SELECT key FROM counters WHERE expires_at <= ? ORDER BY expires_at LIMIT ?
+)
 """
 # A live counter grows; an expired one starts again at `amount` with a new expiry.
 _ADD = """
@@ -98,7 +108,7 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
         except BaseException:
             conn.close()
             os.close(lock_fd)
@@ -123,8 +133,8 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     if now - self._purged > PURGE_EVERY:
-                        self._purged = now
-                        conn.execute("DELETE FROM counters WHERE expires_at <= ?", [now])
+                        deleted = conn.execute(_PURGE, [now, PURGE_BATCH]).rowcount
+                        self._purged = 0.0 if deleted == PURGE_BATCH else now
                     yield conn
                 except BaseException:
                     conn.rollback()
