@@ -63,12 +63,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         openapi,
         pages,
         privacy_center,
+        ratelimit,
         security_headers,
         widget,
     )
 
     db.init_app(app)
     errors.init_app(app)
+    ratelimit.init_app(app)  # PRIVACY_CENTER_RATE_LIMIT, _REDIS, _TRUSTED_PROXIES
     security_headers.init_app(app)
     compression.init_app(app)
     app.register_blueprint(api.bp)

@@ -12,6 +12,7 @@ from . import compression
 from . import decisions as rules
 from .db import get_db
 from .errors import ApiError, error_response
+from .ratelimit import limited
 from .revisions import public_config
 from .services import decisions as decision_service
 from .services.errors import ServiceError
@@ -114,6 +115,7 @@ def _require_origin(site_key: str, origins: list[str]) -> None:
 
 
 @bp.route("/sites/<site_key>/config", methods=["GET", "OPTIONS"])
+@limited("config")
 def config(site_key):
     db = get_db()
     _site_origins(db, site_key)
@@ -171,6 +173,7 @@ def _visitor() -> decision_service.Visitor:
 
 
 @bp.route("/sites/<site_key>/decisions", methods=["POST", "OPTIONS"])
+@limited("decisions")
 def record_decision(site_key):
     db = get_db()
     if request.method == "OPTIONS":
@@ -218,6 +221,7 @@ def _receipt_site(consent_id: str) -> str:
 
 
 @bp.route("/consents/<consent_id>", methods=["GET"])
+@limited("consents")
 def read_consent(consent_id):
     site_key = _receipt_site(consent_id)
     found = decision_service.records(
@@ -232,6 +236,7 @@ def read_consent(consent_id):
 
 
 @bp.route("/consents/<consent_id>", methods=["DELETE"])
+@limited("consents")
 def erase_consent(consent_id):
     site_key = _receipt_site(consent_id)
     count = decision_service.erase(get_db(), current_app.config["SECRET_KEY"], site_key, consent_id)

@@ -64,8 +64,13 @@ def init_db(ctx):
 @click.pass_context
 def serve(ctx, host, port, workers):
     """Serve the application with gunicorn."""
+    from .ratelimit import ConfigError, check_environment
     from .serve import run
 
+    try:  # a wrong setting is one readable line here, not a traceback from every worker
+        check_environment()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     _db(ctx).conn.close()
     run(ctx.obj["database"], host, port, workers)
 

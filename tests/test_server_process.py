@@ -25,7 +25,9 @@ def free_port():
 
 
 def start(db_path, port, tmp_path):
-    env = dict(os.environ, PRIVACY_CENTER_DB=db_path)
+    # Off: one client posts and reads back hundreds of decisions a second here (the rate limits
+    # have their own tests, tests/test_rate_limit.py).
+    env = dict(os.environ, PRIVACY_CENTER_DB=db_path, PRIVACY_CENTER_RATE_LIMIT="off")
     env.pop("PRIVACY_CENTER_SECRET_KEY", None)
     with open(tmp_path / f"server-{port}.log", "ab") as log:
         process = subprocess.Popen(
