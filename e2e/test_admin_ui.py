@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from server import create_app
@@ -125,7 +126,7 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     page.get_by_label("Privacy policy URL").fill("not a url")
     page.get_by_role("button", name="Save vendor").click()
     # Errors next to their fields; nothing saved.
-    assert page.locator("#err-privacy_policy_url").is_visible()
+    expect(page.locator("#err-privacy_policy_url")).to_be_visible()
     assert page.get_by_label("Privacy policy URL").get_attribute("aria-invalid") == "true"
     check(page, "04-vendor-errors")
     page.get_by_label("Privacy policy URL").fill("https://chat.example/privacy")
@@ -135,8 +136,7 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     page.locator("#f-purpose-ja").fill("問い合わせ対応")
     page.locator("#f-purpose-en").fill("Answering questions")
     page.get_by_role("button", name="Save vendor").click()
-    assert page.get_by_role("status").filter(has_text="Vendor chat-widget saved.").is_visible()
-
+    expect(page.get_by_role("status").filter(has_text="Vendor chat-widget saved.")).to_be_visible()
     page.get_by_role("link", name="Sites", exact=True).click()
     page.get_by_role("link", name="Sample Shop").click()
     check(page, "05-site")
@@ -149,15 +149,14 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     assert page.get_by_role("link", name="chat-widget").count() == 0
     category.select_option("analytics")
     page.get_by_role("button", name="Assign vendor").click()
-    assert page.get_by_text("Vendor chat-widget assigned to analytics.").is_visible()
-
+    expect(page.get_by_text("Vendor chat-widget assigned to analytics.")).to_be_visible()
     page.get_by_role("link", name="Publish", exact=True).click()
-    assert page.get_by_text("Vendor added:").is_visible()
-    assert page.get_by_text("Visitors will be asked to decide again.").is_visible()
+    expect(page.get_by_text("Vendor added:")).to_be_visible()
+    expect(page.get_by_text("Visitors will be asked to decide again.")).to_be_visible()
     check(page, "06-publish-diff")
     assert "chat-widget" not in [v["key"] for v in config(base)["vendors"]]
     page.get_by_role("button", name="Publish now").click()
-    assert page.get_by_text("Published revision 2.").is_visible()
+    expect(page.get_by_text("Published revision 2.")).to_be_visible()
     check(page, "07-revisions")
     # The widget reads this configuration; the banner itself belongs to the widget's tests.
     live = config(base)
@@ -167,10 +166,10 @@ def test_register_assign_publish_and_roll_back(admin_server, page):
     ).items()
 
     page.get_by_role("link", name="Roll back to 1").click()
-    assert page.get_by_text("Vendor removed:").is_visible()
+    expect(page.get_by_text("Vendor removed:")).to_be_visible()
     check(page, "08-rollback")
     page.get_by_role("button", name="Publish revision 1 again").click()
-    assert page.get_by_text("Published revision 3 with the content of revision 1.").is_visible()
+    expect(page.get_by_text("Published revision 3 with the content of revision 1.")).to_be_visible()
     assert "chat-widget" not in [v["key"] for v in config(base)["vendors"]]
 
 
@@ -204,20 +203,20 @@ def test_every_other_page_looks_right_and_passes_axe(admin_server, page):
     page.locator("#f-body-ja").fill("**窓口**までご連絡ください。")
     page.locator("#f-body-en").fill("Write to **our desk**.")
     page.get_by_role("button", name="Save section").click()
-    assert page.get_by_role("status").filter(has_text="Section contact saved.").is_visible()
+    expect(page.get_by_role("status").filter(has_text="Section contact saved.")).to_be_visible()
     check(page, "22-organization")
     page.goto(f"{base}/?lang=en")
-    assert page.get_by_role("heading", name="Contact").is_visible()
-    assert page.locator("strong", has_text="our desk").is_visible()
+    expect(page.get_by_role("heading", name="Contact")).to_be_visible()
+    expect(page.locator("strong", has_text="our desk")).to_be_visible()
     assert (
         page.locator("svg.chart").count() == 0
     )  # the front page: no chart outside the figures page
     page.goto(f"{base}/admin/sites/shop/figures")
     assert page.locator("svg.chart").count() == 4
-    assert page.get_by_text("4 decisions from").is_visible()
+    expect(page.get_by_text("4 decisions from")).to_be_visible()
     page.get_by_role("button", name="日本語").click()
     assert page.locator("html").get_attribute("lang") == "ja"
-    assert page.get_by_role("heading", name="同意の集計").is_visible()
+    expect(page.get_by_role("heading", name="同意の集計")).to_be_visible()
     check(page, "18-figures-ja")
     page.get_by_role("link", name="ベンダー", exact=True).first.click()
     check(page, "19-vendors-ja")
@@ -248,10 +247,10 @@ def test_publish_and_audit_show_old_and_new_values(admin_server, page):
     check(page, "23-publish-values")
     page.goto(f"{base}/admin/audit")
     first = page.locator("table.audit tbody tr").first
-    assert first.locator("ul.values ins", has_text="Measuring <b>visits</b>").is_visible()
+    expect(first.locator("ul.values ins", has_text="Measuring <b>visits</b>")).to_be_visible()
     assert not first.locator("pre").first.is_visible()  # the full JSON waits behind <details>
     first.get_by_text("Full before and after (JSON)").click()
-    assert first.locator("pre").first.is_visible()
+    expect(first.locator("pre").first).to_be_visible()
     check(page, "24-audit-values")
 
 

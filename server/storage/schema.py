@@ -161,7 +161,7 @@ STEPS = [
     # 8: scans (issue 9): each run of the scanner started from the admin API or UI, its progress
     # while it runs (written by the scanning process, read by every worker) and its report.
     """
-    CREATE TABLE scans (
+    CREATE TABLE IF NOT EXISTS scans (
         id INTEGER PRIMARY KEY,
         site_key TEXT NOT NULL,
         revision INTEGER NOT NULL,
@@ -180,8 +180,8 @@ STEPS = [
         findings INTEGER,
         result TEXT
     );
-    CREATE INDEX scans_site ON scans (site_key, id);
-    CREATE TABLE scan_settings (
+    CREATE INDEX IF NOT EXISTS scans_site ON scans (site_key, id);
+    CREATE TABLE IF NOT EXISTS scan_settings (
         site_key TEXT PRIMARY KEY,
         after_publish INTEGER NOT NULL DEFAULT 0
     );
