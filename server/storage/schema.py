@@ -146,6 +146,21 @@ STEPS = [
     lambda db: _add_column(db, "users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),
     # 5: signing out ends the login's sessions: a session is valid only for the epoch it began in.
     lambda db: _add_column(db, "users", "session_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    # 6: duplicate-free retries: the first answer to each decision's request_id, per site, for a
+    # day (storage/decisions.py); a retry with the same id is answered from here.
+    """
+    CREATE TABLE IF NOT EXISTS decision_requests (
+        id INTEGER PRIMARY KEY,
+        site_key TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,  -- milliseconds since the epoch, UTC
+        fingerprint TEXT NOT NULL,    -- a hash of the request body, to refuse a reused id
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,           -- the answer, without its receipt (re-signed on replay)
+        UNIQUE (site_key, request_id)
+    );
+    CREATE INDEX IF NOT EXISTS decision_requests_created ON decision_requests (created_at);
+    """,
 ]
 
 
