@@ -72,10 +72,9 @@ def admin_client(app, db):
     return sign_in
 
 
-@pytest.fixture
-def served(tmp_path):
-    """`served(db_path, **env)`: `privacy-center serve` on a free loopback port, as a process
-    group that is stopped after the test; returns its base URL."""
+def _serving(log_dir):
+    """`start(db_path, workers=2, **env)`: `privacy-center serve` on a free loopback port, as a
+    process group stopped when the generator ends; `start` returns its base URL."""
     import os
     import signal
     import socket
@@ -92,7 +91,7 @@ def served(tmp_path):
             port = sock.getsockname()[1]
         environ = dict(os.environ, PRIVACY_CENTER_DB=db_path, **env)
         environ.pop("PRIVACY_CENTER_SECRET_KEY", None)
-        log_path = tmp_path / f"serve-{port}.log"
+        log_path = log_dir / f"serve-{port}.log"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1"]
@@ -118,3 +117,15 @@ def served(tmp_path):
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`served(db_path, **env)`: a real server for this test (see _serving)."""
+    yield from _serving(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory):
+    """`served_module(db_path, **env)`: a real server for the whole test module."""
+    yield from _serving(tmp_path_factory.mktemp("serve"))
