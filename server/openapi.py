@@ -50,6 +50,8 @@ def _array(items: Schema, **extra) -> Schema:
 
 
 def _nullable(schema: Schema) -> Schema:
+    # OpenAPI 3.0 ignores `nullable` beside a $ref: only inline schemas with a type may use it.
+    assert "$ref" not in schema and "type" in schema
     return {**schema, "nullable": True}
 
 
@@ -161,7 +163,7 @@ def _schemas() -> dict[str, Schema]:
         "cookie_domain": _nullable(_string(253)),
         "google_consent_mode": BOOL,
         "honor_gpc": BOOL,
-        "notice": _nullable(_ref("TextsInput")),
+        "notice": _nullable(texts_in),
         "reload_on_withdrawal": BOOL,
         "appearance": _nullable(
             _obj(
@@ -252,7 +254,7 @@ def _schemas() -> dict[str, Schema]:
         "cookie_domain": {"type": "string", "nullable": True},
         "google_consent_mode": BOOL,
         "honor_gpc": BOOL,
-        "notice": _nullable(_ref("Texts")),
+        "notice": _nullable(texts),
         "reload_on_withdrawal": BOOL,
     }
     site = _obj(
