@@ -115,3 +115,11 @@ def test_the_documented_examples_are_accepted(tmp_path):
         ),
     ]
     assert [a.status_code for a in answers] == [201] * 5, [a.json for a in answers]
+
+
+def test_the_document_is_valid_openapi_3_0():
+    import schemathesis
+
+    from server.openapi import document
+
+    schemathesis.openapi.from_dict(document()).validate()  # raises on an invalid document

@@ -59,6 +59,7 @@ def api(tmp_path_factory, served_module):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     max_examples=MAX_EXAMPLES,
+    database=None,  # deterministic: nothing to remember between runs
 )
 def test_the_server_answers_as_documented(case, api):
     url, token, origin = api
