@@ -636,7 +636,7 @@ def _crud(tag: str, name: str, schema: str, params=(), item=()) -> tuple[dict, d
             {201: _ok("Created", record)},
             _ref(f"{schema}Input"),
             params,
-            errors=(404, 409),
+            errors=(404, 409) if params else (409,),
         ),
     }
     items = {
