@@ -486,6 +486,8 @@ def purge(ctx, before, site_keys, dry_run, batch_size, audit_retention_days):
             f"erasure records older than {site.before} ({why})"
         )
     click.echo(f"user agents no longer used: {verb} {plan.user_agents:,}")
+    if not dry_run:
+        click.echo(f"retry ids older than a day: deleted {plan.request_ids:,}")
     click.echo(
         f"audit log: {verb} {plan.audit_entries:,} entries older than {plan.audit_before} "
         f"(audit retention {audit_retention_days} days)"

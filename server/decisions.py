@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -229,3 +230,26 @@ def consent_hash(secret_key: str, consent_id: str) -> str:
     return hmac.new(
         secret_key.encode(), f"erasure:{consent_id}".encode(), hashlib.sha256
     ).hexdigest()
+
+
+# Duplicate-free retries: the widget sends a random request_id with each decision and the same
+# one again when it retries; the server answers a repeat from its first answer for this long.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
+REQUEST_WINDOW_MS = 24 * 3600 * 1000
+
+
+def request_id(body: object) -> str | None:
+    """The body's request_id, None when it has none; a malformed one is refused."""
+    if not isinstance(body, dict) or body.get("request_id") is None:
+        return None
+    value = body["request_id"]
+    if not isinstance(value, str) or not REQUEST_ID.match(value):
+        raise DecisionError("request_id", "must be 8 to 64 characters, each A-Z, a-z, 0-9, _ or -")
+    return value
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """A hash of what a decision asks for, to tell a retry from a different request."""
+    rest = {k: v for k, v in body.items() if k != "request_id"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -309,7 +309,9 @@ def _languages_needing(doc_sites) -> dict[str, list[str]]:
         if not isinstance(site, dict):
             continue
         langs = site.get("languages") if isinstance(site.get("languages"), list) else []
-        for assignment in site.get("vendors") or []:
+        assignments = site.get("vendors")
+        # Not a list: reported by _site ("must be a list"), not a crash here.
+        for assignment in assignments if isinstance(assignments, list) else []:
             if isinstance(assignment, dict) and isinstance(assignment.get("vendor"), str):
                 need.setdefault(assignment["vendor"], set()).update(
                     lang for lang in langs if lang in LANGUAGES

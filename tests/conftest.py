@@ -70,3 +70,62 @@ def admin_client(app, db):
         return AdminClient(app.test_client(), email)
 
     return sign_in
+
+
+def _serving(log_dir):
+    """`start(db_path, workers=2, **env)`: `privacy-center serve` on a free loopback port, as a
+    process group stopped when the generator ends; `start` returns its base URL."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    processes = []
+
+    def start(db_path: str, workers: int = 2, **env: str) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        environ = dict(os.environ, PRIVACY_CENTER_DB=db_path, **env)
+        environ.pop("PRIVACY_CENTER_SECRET_KEY", None)
+        log_path = log_dir / f"serve-{port}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1"]
+                + ["--port", str(port), "--workers", str(workers)],
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return url
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(log_path.read_text())
+
+    yield start
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`served(db_path, **env)`: a real server for this test (see _serving)."""
+    yield from _serving(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def served_module(tmp_path_factory):
+    """`served_module(db_path, **env)`: a real server for the whole test module."""
+    yield from _serving(tmp_path_factory.mktemp("serve"))

@@ -110,3 +110,10 @@ def test_international_domains_are_stored_as_browsers_send_them(registry_doc):
     registry_doc["sites"][0]["origins"] = ["https://ショップ.example.jp", "http://[::1]:8000"]
     site = normalize(registry_doc)["sites"][0]
     assert site["origins"] == ["https://xn--xckya1d0c.example.jp", "http://[::1]:8000"]
+
+
+@pytest.mark.parametrize("value", [True, 7, "google-analytics", {"vendor": "video"}])
+def test_site_vendors_that_are_not_a_list_are_a_problem_not_a_crash(registry_doc, value):
+    # Found by the schemathesis run: `"vendors": true` raised TypeError (a 500 in the admin API).
+    registry_doc["sites"][0]["vendors"] = value
+    assert problems(registry_doc) == ["sites[0].vendors: must be a list"]

@@ -19,7 +19,7 @@ from server.services.decisions import Visitor
 from server.storage import decisions as decision_log
 from server.storage import migrate
 from server.storage import revisions as revision_store
-from server.storage.schema import STEPS, write
+from server.storage.schema import write
 from server.storage.util import iso_to_ms
 from support import REGISTRY
 
@@ -157,7 +157,7 @@ def test_the_schema_step_gives_stored_sites_the_default(db, published):
         site = json.loads(doc)
         del site["retention_days"]
         db.execute("UPDATE sites SET doc = ? WHERE key = 'shop'", [json.dumps(site)])
-        db.execute(f"PRAGMA user_version = {len(STEPS) - 2}")
+        db.execute("PRAGMA user_version = 6")  # before step 7, which added retention_days
     migrate(db)
     migrate(db)  # idempotent
     assert registry_service.get_site(db, "shop")["retention_days"] == DEFAULT_RETENTION_DAYS
@@ -235,6 +235,23 @@ def test_dry_run_changes_nothing_and_says_what_would_go(db_path, db, old_and_new
     real = run(db_path, "purge", "--before", "2021-01-01")
     assert "shop: deleted 2 decisions and 1 erasure records" in real.output
     assert "user agents no longer used: deleted 1" in real.output
+
+
+def test_purge_drops_retry_ids_older_than_a_day_and_keeps_todays(db_path, db, published):
+    old = record(db, consent={"request_id": "retry-of-last-week"})
+    new = record(db, consent={"request_id": "retry-of-this-hour"})
+    with write(db):
+        db.execute(
+            "UPDATE decision_requests SET created_at = ? WHERE request_id = ?",
+            [iso_to_ms("2026-11-20T00:00:00.000Z"), "retry-of-last-week"],
+        )
+    result = run(db_path, "purge", "--before", "2020-01-01")
+    assert result.exit_code == 0, result.output
+    assert "retry ids older than a day: deleted 1" in result.output
+    kept = [r for (r,) in db.execute("SELECT request_id FROM decision_requests")]
+    assert kept == ["retry-of-this-hour"]
+    # Both decisions stay: only the memory of their first answer went.
+    assert counts(db)["decisions"] == 2 and old["consent_id"] != new["consent_id"]
 
 
 def test_purge_runs_in_batches_that_let_writers_in(db_path, db, published):

@@ -16,7 +16,8 @@ from .. import decisions as rules
 from ..storage import decisions as log
 from ..storage import revisions as revision_store
 from ..storage.schema import write
-from .errors import Invalid, NotFound, Refused
+from ..storage.util import iso_to_ms, ms_to_iso, now_iso
+from .errors import Conflict, Invalid, NotFound, Refused
 
 Json = dict[str, Any]
 RevisionLookup = Callable[[int], "Json | None"]
@@ -74,6 +75,7 @@ def record(
     `revision(number)` gives the site's published revision (None if there is none).
     """
     try:
+        request_id = rules.request_id(body)
         number = rules.revision_number(body)
         content = revision(number)
         if content is None:
@@ -85,7 +87,13 @@ def record(
     receipts = rules.Receipts(secret)  # one signer for the check and the new receipt
     consent_id, new = _consent_id(receipts, site_key, body)
     client = rules.client_hash(secret, visitor.remote_addr)
+    fingerprint = rules.fingerprint(body) if request_id else ""
     with write(db):
+        if request_id:
+            # Looked up under the write lock: of two posts with one id, exactly one records.
+            earlier = _earlier_answer(db, site_key, request_id, fingerprint)
+            if earlier is not None:
+                return {**earlier, "receipt": receipts.issue(earlier["consent_id"], site_key)}
         # Checked inside the write: an erasure cannot slip in between the check and the insert.
         if not new and log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
             # An erased consent id stays erased; the widget starts a new one on this answer.
@@ -94,15 +102,33 @@ def record(
                 "receipt: this consent id's records were erased; decide again without it",
             )
         recorded_at = log.record(db, site_key, consent_id, choice, visitor.user_agent, client)
-    return {
-        "consent_id": consent_id,
-        "receipt": receipts.issue(consent_id, site_key),
-        "revision": choice["revision"],
-        "recorded_at": recorded_at,
-        "categories": choice["categories"],
-        "vendors": choice["vendors"],
-        "gpc": choice["gpc"],
-    }
+        answer = {
+            "consent_id": consent_id,
+            "revision": choice["revision"],
+            "recorded_at": recorded_at,
+            "categories": choice["categories"],
+            "vendors": choice["vendors"],
+            "gpc": choice["gpc"],
+        }
+        if request_id:
+            # Kept without the receipt: the database alone must not hand out erasure rights.
+            log.remember_request(db, site_key, request_id, fingerprint, 201, answer, recorded_at)
+    return {**answer, "receipt": receipts.issue(consent_id, site_key)}
+
+
+def _earlier_answer(db: Database, site_key: str, request_id: str, fingerprint: str) -> Json | None:
+    """The first answer to this request_id within the window, or None; 409 for another body."""
+    since = ms_to_iso(iso_to_ms(now_iso()) - rules.REQUEST_WINDOW_MS)
+    found = log.find_request(db, site_key, request_id, since)
+    if found is None:
+        return None
+    if found[0] != fingerprint:
+        raise Conflict(
+            "request_id_reused",
+            "request_id: already used for a different decision on this site within 24 hours; "
+            "send a new request_id with each new decision",
+        )
+    return found[2]
 
 
 def withdrawal(revision: Json, lang: str) -> Json:

@@ -120,10 +120,9 @@ def run(
         return n
 
     log.purge_cache(db)
-    if log.has_table(db, "decision_requests"):
-        # Retry ids (issue 11 item 10) only serve the retries of one day; they go first, before
-        # the decisions they may point to.
-        purge.request_ids = log.purge_request_ids(db, days_ago(1))
+    # Retry ids (issue 11 item 10) only serve the retries of one day; they go first, before
+    # the decisions they may point to.
+    purge.request_ids = log.purge_request_ids(db, days_ago(1), batch)
     for site in purge.sites:
         site.decisions = sum(
             note(site.site_key, n)

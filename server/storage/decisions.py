@@ -123,6 +123,65 @@ def record(
     return stamp
 
 
+def find_request(
+    db: Database, site_key: str, request_id: str, since: str
+) -> tuple[str, int, dict[str, Any]] | None:
+    """The first answer to `request_id` on the site since `since` (ISO): (fingerprint, status,
+    body), or None. Read inside the decision's write transaction, so two posts cannot both miss.
+    """
+    row = db.execute(
+        "SELECT fingerprint, status, body FROM decision_requests "
+        "WHERE site_key = ? AND request_id = ? AND created_at >= ?",
+        [site_key, request_id, iso_to_ms(since)],
+    ).fetchone()
+    return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+
+def remember_request(
+    db: Database,
+    site_key: str,
+    request_id: str,
+    fingerprint: str,
+    status: int,
+    body: Mapping[str, Any],
+    at: str,
+) -> None:
+    """Keep the answer to `request_id`; an expired answer to the same id gives way to it."""
+    db.execute(
+        "INSERT INTO decision_requests (site_key, request_id, created_at, fingerprint, status, "
+        "body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site_key, request_id) DO UPDATE SET "
+        "created_at = excluded.created_at, fingerprint = excluded.fingerprint, "
+        "status = excluded.status, body = excluded.body",
+        [
+            site_key,
+            request_id,
+            iso_to_ms(at),
+            fingerprint,
+            status,
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        ],
+    )
+
+
+def purge_request_ids(db: Database, before: str, batch_size: int = 5000) -> int:
+    """Delete the answers kept for retries that were first given before `before` (ISO 8601).
+
+    In batches, each its own short transaction, so that decisions keep being recorded meanwhile.
+    Returns how many were deleted.
+    """
+    limit, total = iso_to_ms(before), 0
+    while True:
+        with write(db):
+            count = db.execute(
+                "DELETE FROM decision_requests WHERE id IN (SELECT id FROM decision_requests "
+                "WHERE created_at < ? LIMIT ?)",
+                [limit, batch_size],
+            ).rowcount
+        total += count
+        if count < batch_size:
+            return total
+
+
 def _select(
     db: Database, where: str, params: Sequence[object], order: str = "d.id"
 ) -> Iterator[dict[str, Any]]:
@@ -258,15 +317,6 @@ def rebuild_figures(db: Database) -> None:
 PURGE_BATCH = 5000
 
 
-def has_table(db: Database, name: str) -> bool:
-    return (
-        db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
-        ).fetchone()
-        is not None
-    )
-
-
 def purge_cache(db: Database, mebibytes: int = 64) -> None:
     """A larger page cache for a purge's connection: a batch's dirty index pages stay in
     memory until its commit instead of spilling to the WAL midway (about twice as fast)."""
@@ -373,12 +423,3 @@ def purge_user_agents(db: Database, batch: int = PURGE_BATCH) -> Iterator[int]:
             )
         if count:
             yield count
-
-
-def purge_request_ids(db: Database, before: str) -> int:
-    """Hook for the retry ids of decisions (`decision_requests`, issue 11 item 10).
-
-    A no-op here: purge calls it only when that table exists, and the change that adds the
-    table gives it its body (delete the ids older than `before`).
-    """
-    return 0

@@ -186,6 +186,21 @@ STEPS = [
         after_publish INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 9: duplicate-free retries: the first answer to each decision's request_id, per site, for a
+    # day (storage/decisions.py); a retry with the same id is answered from here.
+    """
+    CREATE TABLE IF NOT EXISTS decision_requests (
+        id INTEGER PRIMARY KEY,
+        site_key TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,  -- milliseconds since the epoch, UTC
+        fingerprint TEXT NOT NULL,    -- a hash of the request body, to refuse a reused id
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,           -- the answer, without its receipt (re-signed on replay)
+        UNIQUE (site_key, request_id)
+    );
+    CREATE INDEX IF NOT EXISTS decision_requests_created ON decision_requests (created_at);
+    """,
 ]
 
 
