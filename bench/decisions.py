@@ -134,8 +134,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--server",
-        default="granian",
-        help="serving model(s) of `serve --server`, comma-separated to compare them "
+        default="granian+log",
+        help="serving model(s) of `serve --server` (default: serve's own defaults), comma-separated to compare them "
         "side by side (e.g. granian,sync,gevent,waitress); MODEL:N runs that one with N "
         "workers (granian:1,granian:2,granian:4), MODEL+log with its access log on "
         "(granian,granian+log)",

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from server.cli import DEMO_FILE
-from server.storage import connect, migrate
+from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 
@@ -239,3 +239,54 @@ def test_a_body_over_the_server_limit_is_refused_without_being_read(served):
             head += chunk
     assert head.startswith(b"HTTP/1.1 413"), head[:200]
     assert time.monotonic() - started < 5
+
+
+def test_requests_reach_the_app_as_a_wsgi_server_would_hand_them(served, tmp_path):
+    """server/rsgi.py: the path decoded once, a chunked body bounded, an export streamed."""
+    db = connect(str(tmp_path / "pc.db"))
+    token = accounts.create_token(db, "tests")
+    db.conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", served, timeout=10)
+    try:
+        conn.request("GET", "/api/v1/x%2525y%C3%A9?q=%20")
+        response = conn.getresponse()
+        error = json.loads(response.read())
+        assert response.status == 404
+        assert "/api/v1/x%25yé;" in error["error"]["message"]
+
+        # A body of unknown length over the decision limit: 413, not a hang or a 500.
+        conn.request(
+            "POST",
+            "/api/v1/sites/shop/decisions",
+            body=iter([b"{" + b" " * 10_000, b" " * 10_000, b"}"]),
+            headers={"Content-Type": "text/plain", "Origin": ORIGIN},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        error = json.loads(response.read())
+        assert response.status == 413 and error["error"]["code"] == "too_large"
+
+        conn.request(
+            "POST",
+            "/api/v1/sites/shop/decisions",
+            body=decision_body(),
+            headers={"Content-Type": "application/json", "Origin": ORIGIN},
+        )
+        response = conn.getresponse()
+        consent_id = json.loads(response.read())["consent_id"]
+        assert response.status == 201
+
+        # The export is streamed (no length known in advance) and arrives whole.
+        conn.request(
+            "GET",
+            "/api/v1/admin/sites/shop/decisions?format=csv",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response = conn.getresponse()
+        lines = response.read().decode().splitlines()
+        assert response.status == 200
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert lines[0].startswith("recorded_at,consent_id,") and len(lines) == 2
+        assert consent_id in lines[1]
+    finally:
+        conn.close()
