@@ -254,12 +254,19 @@ async def soak(server, base, token, rate, seconds) -> tuple[Stats, float, float,
         background.append(asyncio.create_task(prober(session, base, stop, stats, t0)))
         kill_at, killed_at, restart, back = seconds / 2, None, None, []
         tasks: set[asyncio.Task] = set()
-        interval, n = 1.0 / rate, 0
+        interval, n, next_note = 1.0 / rate, 0, 10.0
         while True:
             due = t0 + n * interval
             if due - t0 >= seconds:
                 break
             now = time.monotonic()
+            if now - t0 >= next_note:  # progress on stderr, for long runs
+                print(
+                    f"{now - t0:.0f} s: {len(stats.samples)} answered, {len(tasks)} in flight",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                next_note += 10
             if killed_at is None and now - t0 >= kill_at:
                 server.kill()
                 killed_at = time.monotonic() - t0
@@ -275,10 +282,12 @@ async def soak(server, base, token, rate, seconds) -> tuple[Stats, float, float,
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
+        print("load done; waiting for the requests in flight", file=sys.stderr, flush=True)
         if restart is not None:
             await restart
         await asyncio.gather(*tasks)
         stop.set()
+        print("stopping the slow clients", file=sys.stderr, flush=True)
         await asyncio.gather(*background)
     return stats, seconds, killed_at, back[0]
 
@@ -357,6 +366,8 @@ def main():
     token = cli(env, "create-token", "soak").strip()
     server = Server(work, env, free_port(), args.workers)
     base = f"http://127.0.0.1:{server.port}"
+    # A soak stopped from outside (timeout, Ctrl-C) still stops its server: `finally` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("soak stopped by SIGTERM"))
     server.start()
     try:
         rate = args.rate or args.load * asyncio.run(calibrate(base, token))
@@ -367,9 +378,12 @@ def main():
         server.stop()
     db = connect(db_path)
     try:
-        missing = sum(1 for cid in stats.acknowledged if not decision_store.exists(db, cid, SITE))
+        # One pass over the site's log (the export) rather than a lookup per id: the soak's
+        # check must not depend on how a single lookup is planned.
+        stored = {row["consent_id"] for row in decision_store.export(db, SITE)}
     finally:
         db.conn.close()
+    missing = sum(1 for cid in stats.acknowledged if cid not in stored)
     report(stats, seconds, killed_at, back_at, rate, missing, len(stats.acknowledged))
     shutil.rmtree(work, ignore_errors=True)
     if missing:
