@@ -1,7 +1,9 @@
 """Decisions per second and latency against `privacy-center serve`, beside a trivial endpoint.
 
-Starts the real server (gunicorn, N workers) on a fresh SQLite file with the demo registry,
-then drives it with wrk (a separate process, Lua script for the POST) for each endpoint in turn:
+Starts the real server (`serve --server MODEL`, N workers) on a fresh SQLite file with the demo
+registry, then drives it with wrk (a separate process, Lua script for the POST) for each
+endpoint in turn. `--server granian,sync,gevent` starts one server per model (each on its own
+database) and interleaves them, so the models are compared side by side in the same run:
   /healthz                          the ceiling: the same stack, one trivial query
   POST /api/v1/sites/news/decisions a first decision per request (new consent id)
   GET  /api/v1/sites/news/config    the published configuration
@@ -90,12 +92,65 @@ def run_wrk(url, script, seconds, connections, threads):
     }
 
 
+TAKEN: set[int] = set()
+
+
+def start_server(work, spec, default_workers, access_log):
+    """One `serve` for `spec`: a model of `serve --server`, `:N` workers, `+log` access log."""
+    spec_model, _, option = spec.partition("+")
+    access_log = access_log or option == "log"
+    model, _, workers = spec_model.partition(":")
+    workers = workers or default_workers
+    db_path = work / f"bench-{spec.replace(':', '-').replace('+', '-')}.db"
+    env = dict(os.environ, PRIVACY_CENTER_DB=str(db_path))
+    env.pop("PRIVACY_CENTER_WORKERS", None)
+    env.setdefault("PRIVACY_CENTER_RATE_LIMIT", NEVER_REFUSED)
+    cli = [sys.executable, "-m", "server"]
+    subprocess.run(
+        cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT, capture_output=True
+    )
+    port = free_port()
+    while port in TAKEN:  # two servers on one port would measure each other
+        port = free_port()
+    TAKEN.add(port)
+    name = spec.replace(":", "-").replace("+", "-")
+    log = open(work / f"server-{name}.log", "wb")  # noqa: SIM115 - closed with the server
+    server = subprocess.Popen(
+        cli
+        + ["serve", "--port", str(port), "--workers", str(workers), "--server", model]
+        + (["--access-log"] if access_log else ["--no-access-log"]),
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return server, port, db_path, log
+
+
+def stop_server(server, log):
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+    log.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--server",
+        default="granian+log",
+        help="serving model(s) of `serve --server` (default: serve's own defaults), comma-separated to compare them "
+        "side by side (e.g. granian,sync,gevent,waitress); MODEL:N runs that one with N "
+        "workers (granian:1,granian:2,granian:4), MODEL+log with its access log on "
+        "(granian,granian+log)",
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help="serve every model with its access log on"
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -103,62 +158,79 @@ def main():
         help="run the endpoints in turn this many times; report each one's median",
     )
     args = parser.parse_args()
+    models = [m.strip() for m in args.server.split(",") if m.strip()]
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench does it)")
     work = Path(tempfile.mkdtemp(prefix="pc-bench-"))
-    db_path = work / "bench.db"
-    env = dict(os.environ, PRIVACY_CENTER_DB=str(db_path))
-    env.setdefault("PRIVACY_CENTER_RATE_LIMIT", NEVER_REFUSED)
-    cli = [sys.executable, "-m", "server"]
-    subprocess.run(
-        cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT, capture_output=True
+    body = json.dumps(
+        {
+            "revision": 1,
+            "action": "custom",
+            "language": "ja",
+            "page_url": "https://news.sakura-media.example/articles/2026/11/27/1",
+            "categories": {"functional": True, "analytics": True, "advertising": False},
+        }
     )
-    port = free_port()
-    server = subprocess.Popen(
-        cli + ["serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    post = work / "post.lua"
+    post.write_text(LUA_POST % (body, ORIGIN) + LUA_REPORT)
+    get = work / "get.lua"
+    get.write_text(LUA_REPORT)
+    servers = {}
+    runs = {model: {} for model in models}
     try:
-        wait_ready(port)
-        body = json.dumps(
-            {
-                "revision": 1,
-                "action": "custom",
-                "language": "ja",
-                "page_url": "https://news.sakura-media.example/articles/2026/11/27/1",
-                "categories": {"functional": True, "analytics": True, "advertising": False},
-            }
-        )
-        post = work / "post.lua"
-        post.write_text(LUA_POST % (body, ORIGIN) + LUA_REPORT)
-        get = work / "get.lua"
-        get.write_text(LUA_REPORT)
-        base = f"http://127.0.0.1:{port}"
-        runs = {}
-        # Interleaved rounds: a slow spell of the machine hits every endpoint alike.
+        for model in models:
+            servers[model] = start_server(work, model, args.workers, args.access_log)
+        for _, port, _, _ in servers.values():
+            wait_ready(port)
+        # Interleaved rounds: a slow spell of the machine hits every model and endpoint alike.
         for _ in range(args.rounds):
-            for name, url, script in (
-                ("trivial (GET /healthz)", f"{base}/healthz", get),
-                ("decisions (POST)", f"{base}/api/v1/sites/news/decisions", post),
-                ("config (GET)", f"{base}/api/v1/sites/news/config", get),
-            ):
-                runs.setdefault(name, []).append(
-                    run_wrk(url, str(script), args.seconds, args.connections, args.threads)
-                )
+            for model, (_, port, _, _) in servers.items():
+                base = f"http://127.0.0.1:{port}"
+                for name, url, script in (
+                    ("trivial (GET /healthz)", f"{base}/healthz", get),
+                    ("decisions (POST)", f"{base}/api/v1/sites/news/decisions", post),
+                    ("config (GET)", f"{base}/api/v1/sites/news/config", get),
+                ):
+                    runs[model].setdefault(name, []).append(
+                        run_wrk(url, str(script), args.seconds, args.connections, args.threads)
+                    )
+    finally:
+        for server, _, _, log in servers.values():
+            stop_server(server, log)
+    print(
+        f"load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} "
+        f"interleaved rounds (medians); {args.workers} workers per server unless named; "
+        f"access log {'on' if args.access_log else 'off unless named'}; {os.cpu_count()} cores shared by "
+        "the servers and wrk"
+    )
+    for model in models:
         results = {
-            name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for name, rs in runs.items()
+            name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
+            for name, rs in runs[model].items()
         }
         ratios = sorted(
             d["rps"] / t["rps"]
-            for d, t in zip(runs["decisions (POST)"], runs["trivial (GET /healthz)"], strict=True)
+            for d, t in zip(
+                runs[model]["decisions (POST)"], runs[model]["trivial (GET /healthz)"], strict=True
+            )
         )
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        p99s = sorted(r["p99_ms"] for r in runs[model]["decisions (POST)"])
+        print(f"\nserver: {model}")
+        print(
+            f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+        )
+        for name, r in results.items():
+            print(
+                f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+                f"{r['max_ms']:8.2f} {r['errors']:7d}"
+            )
+        print("decisions / trivial, per round: " + ", ".join(f"{r:.0%}" for r in ratios))
+        print("decision p99 per round (ms): " + ", ".join(f"{p:.1f}" for p in p99s))
+        report_storage(servers[model][2])
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def report_storage(db_path):
     db = connect(db_path)
     count = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -175,24 +247,11 @@ def main():
     total = db_path.stat().st_size
     db.conn.close()
     print(
-        f"server: gunicorn, {args.workers} sync workers; load: wrk -t{args.threads} "
-        f"-c{args.connections} -d{args.seconds}s, {args.rounds} interleaved rounds (medians); "
-        f"{os.cpu_count()} cores shared by both"
-    )
-    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
-    for name, r in results.items():
-        print(
-            f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['max_ms']:8.2f} {r['errors']:7d}"
-        )
-    print("decisions / trivial, per round: " + ", ".join(f"{r:.0%}" for r in ratios))
-    print(
         f"decisions stored: {count}; database file {total / 1e6:.1f} MB after VACUUM "
         f"({page_size}-byte pages)"
     )
     if pages is not None and count:
         print(f"bytes per stored decision (table + its two indexes): {pages / count:.0f}")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def _has_dbstat(db):

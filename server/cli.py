@@ -12,6 +12,7 @@ import click
 import yaml
 
 from . import default_database, exports
+from . import serve as serving
 from .services import registry as registry_service
 from .services import retention
 from .services.errors import Conflict, Invalid, NotFound
@@ -60,19 +61,43 @@ def init_db(ctx):
 @main.command()
 @click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="PORT", default=8000, type=int, show_default=True)
-@click.option("--workers", default=None, type=int, help="Worker processes (default 2 x cores + 1).")
+@click.option(
+    "--workers",
+    envvar="PRIVACY_CENTER_WORKERS",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes [default: $PRIVACY_CENTER_WORKERS, else 2, one per core measured].",
+)
+@click.option(
+    "--server",
+    "model",
+    envvar="PRIVACY_CENTER_SERVER",
+    type=click.Choice(serving.MODELS),
+    default="granian",
+    show_default=True,
+    help="Serving model: granian, or gunicorn sync/gevent workers, or waitress (to compare).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="PRIVACY_CENTER_ACCESS_LOG",
+    default=True,
+    show_default=True,
+    help="Log method, path, status and time of each request (never the client's address).",
+)
 @click.pass_context
-def serve(ctx, host, port, workers):
-    """Serve the application with gunicorn."""
+def serve(ctx, host, port, workers, model, access_log):
+    """Serve the application (granian; see docs/benchmarks.md, "Serving model")."""
     from .ratelimit import ConfigError, check_environment
-    from .serve import run
 
     try:  # a wrong setting is one readable line here, not a traceback from every worker
         check_environment()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     _db(ctx).conn.close()
-    run(ctx.obj["database"], host, port, workers)
+    try:
+        serving.run(ctx.obj["database"], host, port, workers, model, access_log)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command("create-admin")

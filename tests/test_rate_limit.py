@@ -579,10 +579,10 @@ def _post_over_http(port):
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         with error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
 
 def _flood(port, master_pid, at_least=40, threads=8, at_most=400):

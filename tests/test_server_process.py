@@ -131,3 +131,50 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+
+
+def test_serve_refuses_a_bad_worker_count_with_a_readable_message(tmp_path):
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    db = str(tmp_path / "pc.db")
+    runner = CliRunner()
+    result = runner.invoke(main, ["--database", db, "serve", "--workers", "0"])
+    assert result.exit_code == 2 and "0 is not in the range x>=1" in result.output
+    result = runner.invoke(main, ["--database", db, "serve"], env={"PRIVACY_CENTER_WORKERS": "x"})
+    assert result.exit_code == 2 and "'x' is not a valid integer" in result.output
+    result = runner.invoke(main, ["--database", db, "serve", "--server", "tornado"])
+    assert result.exit_code == 2 and "'tornado' is not one of" in result.output
+
+
+def test_the_worker_count_comes_from_the_environment_and_the_option_wins(tmp_path):
+    """PRIVACY_CENTER_WORKERS sets the workers of `serve`; `--workers` overrides it."""
+    db_path = str(tmp_path / "pc.db")
+    for env_value, option, expected in (("3", None, 3), ("3", "1", 1)):
+        port = free_port()
+        env = dict(os.environ, PRIVACY_CENTER_DB=db_path, PRIVACY_CENTER_WORKERS=env_value)
+        args = [sys.executable, "-m", "server", "serve", "--port", str(port)]
+        with open(tmp_path / f"server-{port}.log", "wb") as log:
+            process = subprocess.Popen(
+                args + (["--workers", option] if option else []),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                text = (tmp_path / f"server-{port}.log").read_text()
+                if text.count("Started worker-") >= expected:
+                    break
+                assert process.poll() is None and time.monotonic() < deadline, text
+                time.sleep(0.1)
+            time.sleep(0.5)  # no further worker follows
+            text = (tmp_path / f"server-{port}.log").read_text()
+            assert f"Spawning worker-{expected} " in text
+            assert f"Spawning worker-{expected + 1} " not in text
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
