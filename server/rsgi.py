@@ -114,6 +114,10 @@ class RSGIApp:
             "wsgi.input_terminated": True,
         }
         for name, value in scope.headers.items():
+            if "_" in name:
+                # `X_Forwarded_For` would become HTTP_X_FORWARDED_FOR, beside or instead of the
+                # proxy's own header: dropped, as gunicorn and werkzeug's server drop it.
+                continue
             if name == "content-type":
                 environ["CONTENT_TYPE"] = value
             elif name == "content-length":

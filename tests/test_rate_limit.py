@@ -635,3 +635,31 @@ def test_the_real_server_with_rate_limit_off(real_server, tmp_path):
     answers = _flood(port, process.pid, at_least=24)
     assert [status for status, _, _ in answers] == [201] * len(answers)
     assert not counter_file(str(tmp_path / "pc.db")).exists()  # no worker counted anything
+
+
+def test_a_forwarded_header_spelled_with_underscores_never_reaches_the_app(real_server):
+    """Behind one trusted proxy, the client is the last X-Forwarded-For entry. A client's own
+    `X_Forwarded_For` would read as the same header in WSGI's environ, appended after the
+    proxy's: the server drops it, so it cannot pose as a fresh client network."""
+    port, _ = real_server(
+        PRIVACY_CENTER_RATE_LIMIT="decisions.client=1/minute", PRIVACY_CENTER_TRUSTED_PROXIES="1"
+    )
+
+    def post(headers):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/sites/shop/decisions",
+            data=json.dumps(decision()).encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain", "Origin": ORIGIN, **headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code
+
+    assert post({"X-Forwarded-For": "198.51.100.7"}) == 201
+    spoofed = {"X-Forwarded-For": "198.51.100.7", "X_Forwarded_For": "203.0.113.9"}
+    assert post(spoofed) == 429
+    assert post({"X-Forwarded-For": "203.0.113.9"}) == 201  # another network is counted apart
