@@ -1019,9 +1019,9 @@ def document() -> dict:
                     "content": _json(_ref("Error")),
                 },
                 "UriTooLong": {
-                    "description": "A request line over 4094 bytes, refused by the HTTP server "
-                    "(gunicorn) before the application sees it",
-                    "content": {"text/html": {"schema": {"type": "string"}}},
+                    "description": "A request line too long for the HTTP server, refused before "
+                    "the application sees it, without a JSON body (granian, the default: over "
+                    "about 64 KiB; gunicorn: over 4094 bytes)",
                 },
                 "RateLimited": {
                     "description": "Too many requests from this client or for this site "

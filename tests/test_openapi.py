@@ -66,8 +66,9 @@ def test_every_answer_is_described(client):
                 where = (path, method, status)
                 if status.startswith("4"):
                     name = answer["$ref"].rsplit("/", 1)[1]
-                    schema = responses[name]["content"]
-                    assert "application/json" in schema or status == "414", where
+                    if status == "414":  # the HTTP server's own answer, not the application's
+                        continue
+                    assert "application/json" in responses[name]["content"], where
                 elif status not in ("204", "304"):
                     assert answer["content"], where
             if path.startswith("/api/v1/admin/"):
