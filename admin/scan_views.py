@@ -12,7 +12,6 @@ from werkzeug.exceptions import NotFound as werkzeug_not_found
 
 from server.db import get_db
 from server.scanner import jobs, rules
-from server.scanner.run import catalog_lookup
 from server.services import registry
 from server.services.errors import Conflict, Invalid, NotFound
 from server.storage import scans as scan_store
@@ -20,7 +19,7 @@ from server.storage import scans as scan_store
 from . import ID, bp, forms, refusals
 from .auth import requires
 from .i18n import gettext as _
-from .registry_views import VENDOR_FIELDS, _vendor_from_form
+from .registry_views import VENDOR_FIELDS, _vendor_from_form, _vendor_values
 
 # Shown in the order of how much they matter; the texts go through _() in the template.
 KIND_TITLES = {
@@ -153,24 +152,16 @@ def scan(key, scan_id):
 
 def _catalog_values(host):
     """The vendor form's values for a host: the catalog's vendor where it knows the host."""
-    lookup = catalog_lookup()
-    entry = dict(lookup(host) or {})
-    values = {
-        k: entry.get(k)
-        for k in ("key", "name", "recipient", "country", "privacy_policy_url", "opt_out_url")
-    }
-    hosts = list(entry.get("hosts") or [])
+    from server import catalog  # read on first use, never by the public server
+
+    entry = catalog.find_by_host(host)
+    values = _vendor_values(catalog.as_vendor(entry) if entry else {})
+    hosts = values["hosts"].split("\n") if values["hosts"] else []
     if not any(rules.host_matches(host, pattern) for pattern in hosts):
-        hosts.append(host)
-    values["hosts"] = "\n".join(hosts)
-    values["cookies"] = "\n".join(
-        f"{c['name']}, {c.get('duration_days', 0)}" for c in entry.get("cookies") or []
-    )
-    forms.flatten_texts(values, "data_sent", entry.get("data_sent"))
-    forms.flatten_texts(values, "purpose", entry.get("purpose"))
+        values["hosts"] = "\n".join([*hosts, host])
     if not values["key"]:
         values["key"] = "-".join(p for p in host.split(".") if p != "www")[:64].strip("-")
-    return values, bool(entry)
+    return values, entry is not None
 
 
 @bp.route(f"/sites/<key>/scans/<{ID}:scan_id>/add-vendor", methods=["GET", "POST"])
@@ -182,7 +173,7 @@ def scan_add_vendor(key, scan_id):
     if not host:
         raise werkzeug_not_found()
     values, from_catalog = _catalog_values(host)
-    errors, general = {}, []
+    errors, general, status = {}, [], 200
     optional = [c for c in site["categories"] if not c["required"]]
     if request.method == "POST":
         values = request.form.to_dict()
@@ -203,26 +194,16 @@ def scan_add_vendor(key, scan_id):
             errors, general = refusals.form_errors(
                 error, VENDOR_FIELDS | {"category"}, line_fields=("hosts", "cookies")
             )
-            return render_template(
-                "admin/scan_add_vendor.html",
-                site=site,
-                tab="scans",
-                scan_id=scan_id,
-                host=host,
-                values=values,
-                errors=errors,
-                general=general,
-                categories=optional,
-                from_catalog=from_catalog,
-            ), 400
-        flash(
-            _(
-                "Vendor {vendor} added to the draft in {category}. Publish to make it live.",
-                vendor=vendor["key"],
-                category=category,
+            status = 400
+        else:
+            flash(
+                _(
+                    "Vendor {vendor} added to the draft in {category}. Publish to make it live.",
+                    vendor=vendor["key"],
+                    category=category,
+                )
             )
-        )
-        return redirect(url_for("admin.publish", key=key))
+            return redirect(url_for("admin.publish", key=key))
     return render_template(
         "admin/scan_add_vendor.html",
         site=site,
@@ -234,7 +215,7 @@ def scan_add_vendor(key, scan_id):
         general=general,
         categories=optional,
         from_catalog=from_catalog,
-    )
+    ), status
 
 
 def registry_vendor(db, vendor_key):
