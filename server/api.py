@@ -67,8 +67,13 @@ def config_body(revision: dict) -> compression.Encoded:
 
 
 def _site_origins(db, site_key: str) -> list[str]:
-    """The site's registered origins; they also become this response's CORS allow-list."""
-    origins = registry_store.site_origins(db, site_key)
+    """The site's registered origins; they also become this response's CORS allow-list.
+
+    The rate limiter has read them already for this request's site (ratelimit.limited).
+    """
+    origins = g.get("cors_origins")
+    if origins is None:
+        origins = registry_store.site_origins(db, site_key)
     if origins is None:
         raise ApiError(404, "unknown_site", f"No site '{site_key}'.")
     g.cors_origins = origins

@@ -359,12 +359,13 @@ def limited(group: str) -> Callable[[View], View]:
                 origins = registry_store.site_origins(get_db(), site)
                 if origins is None:
                     return view(*args, **kwargs)
+                # The site's CORS allow-list: the view reuses it, and a refusal carries it so
+                # that the widget can read it.
+                g.cors_origins = origins
             client = client_hash(current_app.config["SECRET_KEY"], request.remote_addr)
             refusal = limiter.check(group, client or "unknown", site)
             if refusal is None:
                 return view(*args, **kwargs)
-            if site is not None:
-                g.cors_origins = origins  # the widget must be able to read the refusal
             return _refused(refusal, site)
 
         return wrapper  # type: ignore[return-value]
