@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         pages,
         privacy_center,
         ratelimit,
+        regions,
         security_headers,
         widget,
     )
@@ -71,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     ratelimit.init_app(app)  # PRIVACY_CENTER_RATE_LIMIT, _REDIS, _TRUSTED_PROXIES
+    regions.init_app(app)  # PRIVACY_CENTER_REGION_HEADER, _SUBDIVISION_HEADER
     security_headers.init_app(app)
     compression.init_app(app)
     app.register_blueprint(api.bp)

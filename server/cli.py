@@ -87,11 +87,13 @@ def init_db(ctx):
 @click.pass_context
 def serve(ctx, host, port, workers, model, access_log):
     """Serve the application (granian; see docs/benchmarks.md, "Serving model")."""
+    from . import regions
     from .ratelimit import ConfigError, check_environment
 
     try:  # a wrong setting is one readable line here, not a traceback from every worker
         check_environment()
-    except ConfigError as error:
+        regions.check_environment()
+    except (ConfigError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     _db(ctx).conn.close()
     try:
@@ -235,6 +237,9 @@ FIELD_ORDER = {
             "honor_gpc",
             "reload_on_withdrawal",
             "notice",
+            "regimes",
+            "default",
+            "regions",
             "description",
             "google_consent_types",
             "gpc_refuses",

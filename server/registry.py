@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from . import regions
+
 VENDOR_KEY = re.compile(r"^[a-z0-9-]{2,64}\Z")
 SITE_KEY = re.compile(r"^[a-z0-9-]{2,40}\Z")
 CATEGORY_KEY = re.compile(r"^[a-z0-9_-]{2,40}\Z")
@@ -221,6 +223,7 @@ SITE_FIELDS = {
     "notice",
     "reload_on_withdrawal",
     "appearance",
+    "regimes",
     "categories",
     "vendors",
 }
@@ -300,6 +303,37 @@ def _appearance(c: _Checker, value, path):
             "has too little contrast with the accent colour: needs 4.5:1 (WCAG AA)",
         )
     return {"layout": layout, "position": position, "colors": colors}
+
+
+def _regimes(c: _Checker, value, path):
+    """The optional `regimes` of a site: None when absent (opt_in everywhere, as before)."""
+    value = c.mapping(value, path, required=False)
+    if value is None:
+        return None
+    c.unknown_keys(value, {"default", "regions"}, path)
+    choices = f"must be one of {', '.join(regions.REGIMES)}"
+    default = value.get("default")
+    if default is None:
+        default = regions.DEFAULT_REGIME
+    elif default not in regions.REGIMES:
+        c.fail(f"{path}.default", choices)
+    rules = c.mapping(value.get("regions"), f"{path}.regions", required=False) or {}
+    out: dict[str, str] = {}
+    for raw, regime in rules.items():
+        key = raw.strip().upper() if isinstance(raw, str) else raw
+        kpath = f"{path}.regions.{raw}"
+        problem = regions.key_problem(key)
+        if raw is False:  # YAML 1.1 reads an unquoted NO (Norway) as false
+            problem = 'Norway must be quoted in YAML ("NO"): unquoted, NO reads as false'
+        if problem is not None:
+            c.fail(kpath, problem)
+        elif key in out:
+            c.fail(kpath, f"region {key} listed twice")
+        elif not isinstance(regime, str) or regime not in regions.REGIMES:
+            c.fail(kpath, choices)
+        else:
+            out[key] = regime
+    return {"default": default, "regions": dict(sorted(out.items()))}
 
 
 def _languages_needing(doc_sites) -> dict[str, list[str]]:
@@ -491,6 +525,10 @@ def _site(c: _Checker, site, path, vendor_keys):
         "appearance": _appearance(c, site.get("appearance"), f"{path}.appearance"),
     }
     out["retention_days"] = _retention(c, site.get("retention_days"), path, out)
+    regimes = _regimes(c, site.get("regimes"), f"{path}.regimes")
+    if regimes is not None:
+        # Only when given: a site without regimes keeps the very document it had before.
+        out["regimes"] = regimes
     categories, seen = [], set()
     for j, category in enumerate(c.listing(site.get("categories"), f"{path}.categories")):
         category = _category(c, category, f"{path}.categories[{j}]", languages)

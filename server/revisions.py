@@ -18,6 +18,7 @@ SITE_PUBLIC_FIELDS = (
     "reload_on_withdrawal",
     "notice",
     "appearance",
+    "regimes",
 )
 # What a site without `appearance` looks like (the registry's defaults).
 DEFAULT_APPEARANCE = {"layout": "bar", "position": "bottom", "colors": {}}
@@ -78,6 +79,9 @@ def compile_site(site: dict, organization: dict | None, vendors: dict[str, dict]
         # Left out rather than null, so that revisions published before the field existed
         # compare equal to a republish of the same registry.
         del site_part["appearance"]
+    if site_part["regimes"] is None:
+        # Likewise: a site without regimes publishes the content it published before them.
+        del site_part["regimes"]
     return {
         "site": site_part,
         "organization": {
