@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, current_app, g, request
 
-from . import compression
+from . import compression, regions
 from . import decisions as rules
 from .db import get_db
 from .errors import ApiError, error_response
@@ -53,16 +53,40 @@ def cached_revision(db, site_key: str, number: int | None = None, head=False) ->
     return revision
 
 
-def config_body(revision: dict) -> compression.Encoded:
-    """The revision's config JSON in every encoding, compressed on its first request and kept
-    with the cached revision (not in `cached_revision`: a decision must not wait for brotli)."""
-    encoded = revision.get("config_encoded")
+# Per revision, the config of at most this many (regime, region) pairs is kept compressed: the
+# countries and subdivisions a site's visitors come from, without growing on hostile headers.
+_VARIANTS = 64
+
+
+def regional(revision: dict) -> tuple[str, str | None]:
+    """(regime, region) of this request for a revision: what a region-dependent answer varies on."""
+    region = regions.request_region()
+    return regions.regime_for(revision["content"]["site"].get("regimes"), region), region
+
+
+def config_json(revision: dict, regime: str, region: str | None) -> str:
+    """The revision's config JSON with this request's `regime` and `region` first."""
+    head = json.dumps({"regime": regime, "region": region}, separators=(",", ":"))
+    return head[:-1] + "," + revision["config_json"][1:]
+
+
+def config_body(revision: dict, regime: str, region: str | None) -> compression.Encoded:
+    """The revision's config JSON for one (regime, region) in every encoding, compressed on its
+    first request and kept with the cached revision (not in `cached_revision`: a decision must
+    not wait for brotli)."""
+    key = (regime, region)
+    with _CACHE_LOCK:
+        variants = revision.setdefault("config_variants", OrderedDict())
+        encoded = variants.get(key)
     if encoded is None:
         # The ETag is the hash of the bytes, not of the revision's content: a release that
-        # changes the config's shape must not be answered 304 from a browser's old copy.
-        encoded = compression.Encoded.build(revision["config_json"].encode("utf-8"))
+        # changes the config's shape must not be answered 304 from a browser's old copy, and
+        # JP's answer never matches DE's.
+        encoded = compression.Encoded.build(config_json(revision, regime, region).encode("utf-8"))
         with _CACHE_LOCK:
-            encoded = revision.setdefault("config_encoded", encoded)
+            encoded = variants.setdefault(key, encoded)
+            while len(variants) > _VARIANTS:
+                variants.popitem(last=False)
     return encoded
 
 
@@ -129,9 +153,13 @@ def config(site_key):
     revision = cached_revision(db, site_key)
     if revision is None:
         raise ApiError(404, "not_published", f"Site '{site_key}' has no published revision.")
-    return compression.respond(
-        config_body(revision), "application/json", {"Cache-Control": "public, max-age=60"}
+    response = compression.respond(
+        config_body(revision, *regional(revision)),
+        "application/json",
+        {"Cache-Control": "public, max-age=60"},
     )
+    compression.add_vary(response.headers, *regions.vary_headers())
+    return response
 
 
 def _read_body() -> bytes:

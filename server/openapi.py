@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app
 
-from . import __version__
+from . import __version__, regions
 from . import decisions as rules
 from . import registry as reg
 from .scanner import jobs as scan_jobs
@@ -154,6 +154,20 @@ def _schemas() -> dict[str, Schema]:
         "category": _string(40),
     }
     color = {"type": "string", "pattern": _pattern(reg.COLOR)}
+    regime = {"type": "string", "enum": list(regions.REGIMES)}
+    regimes = _obj(
+        {
+            "default": {**regime, "default": regions.DEFAULT_REGIME},
+            "regions": {
+                "type": "object",
+                "additionalProperties": regime,
+                "description": "Region key (JP, US-CA, EU, EEA) to regime; the most specific "
+                "match wins (docs/regions.md)",
+            },
+        },
+        closed=True,
+        description="Regimes per region; absent: opt_in everywhere",
+    )
     site_fields = {
         "key": _string(40, pattern=_pattern(reg.SITE_KEY)),
         "name": _ref("TextsInput"),
@@ -186,6 +200,7 @@ def _schemas() -> dict[str, Schema]:
                 closed=True,
             )
         ),
+        "regimes": regimes,
         "categories": _array(
             _obj(category_fields, required=["key", "name", "description"], closed=True)
         ),
@@ -272,6 +287,7 @@ def _schemas() -> dict[str, Schema]:
             **site_settings,
             "origins": _array({"type": "string"}),
             "appearance": _nullable(appearance),
+            "regimes": regimes,
             "categories": _array(_ref("Category")),
             "vendors": _array(_ref("Assignment")),
         },
@@ -454,6 +470,15 @@ def _schemas() -> dict[str, Schema]:
                 "revision": REVISION_NUMBER,
                 "consent_revision": REVISION_NUMBER,
                 "published_at": TIME,
+                "regime": {**regime, "description": "The regime in the request's region"},
+                "region": _nullable(
+                    {
+                        "type": "string",
+                        "description": "The request's region (JP, US-CA), from the header "
+                        "the deployment names; null when unknown or not configured",
+                    }
+                ),
+                "regimes": regimes,
                 **site_settings,
                 "appearance": appearance,
                 "organization": organization,
@@ -473,6 +498,8 @@ def _schemas() -> dict[str, Schema]:
                 "revision",
                 "consent_revision",
                 "published_at",
+                "regime",
+                "region",
                 "name",
                 "languages",
                 "default_language",

@@ -42,6 +42,12 @@ def countries() -> frozenset[str]:
     return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
+@cache
+def subdivisions() -> frozenset[str]:
+    """The ISO 3166-2 subdivision codes (`US-CA`, `JP-13`), loaded once (~60 ms)."""
+    return frozenset(subdivision.code for subdivision in pycountry.subdivisions)
+
+
 def is_country(code: str) -> bool:
     """An assigned ISO 3166-1 alpha-2 code: not XX (Cloudflare's unknown), T1 (Tor), ZZ, EU…"""
     return code in countries()
@@ -60,7 +66,7 @@ def key_problem(key: object) -> str | None:
     if SUBDIVISION.match(key):
         if not is_country(key[:2]):
             return f"{key[:2]} is not an ISO 3166-1 alpha-2 country code"
-        return None
+        return None if key in subdivisions() else "is not an ISO 3166-2 subdivision code"
     return "must be a country (JP), a subdivision (US-CA, ISO 3166-2) or a group (EU, EEA)"
 
 
@@ -69,8 +75,8 @@ def parse_region(country: str | None, subdivision: str | None = None) -> str | N
 
     `JP`, `US-CA` or None when the country is missing or not an assigned alpha-2 code
     (Cloudflare sends XX for unknown and T1 for Tor). The subdivision may come as `CA` or as
-    `US-CA`; one that does not belong to the country or has not the ISO 3166-2 shape is
-    dropped and the country alone is kept.
+    `US-CA`; one that is not an ISO 3166-2 code of that country is dropped and the country
+    alone is kept (so that the regions an answer varies on stay a known, bounded set).
     """
     code = (country or "").strip().upper()
     if not COUNTRY.match(code) or not is_country(code):
@@ -78,7 +84,7 @@ def parse_region(country: str | None, subdivision: str | None = None) -> str | N
     sub = (subdivision or "").strip().upper()
     if sub.startswith(f"{code}-"):
         sub = sub[3:]
-    if sub and SUBDIVISION_PART.match(sub):
+    if sub and SUBDIVISION_PART.match(sub) and f"{code}-{sub}" in subdivisions():
         return f"{code}-{sub}"
     return code
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from . import regions
+from .compression import add_vary
 from .db import get_db
 from .registry import SITE_KEY
 from .revisions import public_config
@@ -45,6 +47,7 @@ FIRST_LAYER_FIELDS = (
     "honor_gpc",
     "reload_on_withdrawal",
     "appearance",
+    "regimes",
 )
 
 bp = Blueprint("widget", __name__)
@@ -66,7 +69,9 @@ class Bundle:
 _sources: dict[str, Sources] = {}
 _bundles: OrderedDict = OrderedDict()
 _lock = threading.Lock()
-_CACHE_SIZE = 128
+# Bundles kept per worker (~50 kB each with their encodings): sites x revisions in use x the
+# regions their visitors come from when a region header is configured.
+_CACHE_SIZE = 512
 
 
 def load_sources(directory: Path = WIDGET_DIR) -> Sources:
@@ -113,11 +118,12 @@ def script_json(value) -> str:
     )
 
 
-def first_layer_config(revision: dict) -> dict:
+def first_layer_config(revision: dict, regime: str = "opt_in", region: str | None = None) -> dict:
     """What the first file needs of the site. Empty values (null, false, [], {}) are left out:
-    the widget reads a missing field as empty, and every visitor pays for each byte."""
+    the widget reads a missing field as empty, and every visitor pays for each byte; but for
+    this request's `regime` and `region` (null when unknown), always there."""
     config = public_config(revision)
-    out = {"site": config["site"]}
+    out = {"site": config["site"], "regime": regime, "region": region}
     out.update({field: config.get(field) for field in FIRST_LAYER_FIELDS})
     out["categories"] = [
         _present(
@@ -130,7 +136,7 @@ def first_layer_config(revision: dict) -> dict:
         )
         for c in config["categories"]
     ]
-    return _present(out)
+    return {**_present(out), "regime": regime, "region": region}
 
 
 def _present(fields: dict) -> dict:
@@ -152,19 +158,25 @@ def build(config: dict, sources: Sources) -> Bundle:
 
 
 def bundle_for(db, site_key: str) -> Bundle | None:
-    """The site's widget for its latest revision, built on first use and kept in memory."""
+    """The site's widget for its latest revision and this request's region, built on first use
+    and kept in memory (keyed by regime and region: JP's script is never DE's)."""
     head = revision_store.head(db, site_key)
     if head is None:
         return None
     sources = current_sources()
-    key = (current_app.config["DATABASE"], site_key, head[0], head[1], sources.digest)
+    region = regions.request_region()
+    key = (current_app.config["DATABASE"], site_key, head[0], head[1], sources.digest, region)
     with _lock:
         bundle = _bundles.get(key)
         if bundle is not None:
             _bundles.move_to_end(key)
             return bundle
     revision = revision_store.get(db, site_key, head[0])
-    bundle = build(first_layer_config(revision), sources)
+    assert revision is not None  # its head was read just above; revisions are never deleted
+    regime = regions.regime_for(revision["content"]["site"].get("regimes"), region)
+    # One bundle per region its visitors come from, on each worker: ~20 ms of brotli each for
+    # the test registry's 13 kB (docs/regions.md, "Caching").
+    bundle = build(first_layer_config(revision, regime, region), sources)
     with _lock:
         _bundles[key] = bundle
         while len(_bundles) > _CACHE_SIZE:
@@ -201,7 +213,9 @@ def script(site_key):
     bundle = bundle_for(get_db(), site_key) if SITE_KEY.match(site_key) else None
     if bundle is None:
         return missing_script(site_key)
-    return send_bundle(bundle, CACHE_CONTROL)
+    response = send_bundle(bundle, CACHE_CONTROL)
+    add_vary(response.headers, *regions.vary_headers())
+    return response
 
 
 @bp.get("/w/p/<name>.js")

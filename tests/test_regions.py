@@ -38,6 +38,8 @@ def problems(doc):
         ("US", "us-ca", "US-CA"),
         ("US", "GB-ENG", "US"),  # another country's subdivision: the country alone
         ("US", "toolong", "US"),
+        ("US", "ZZ", "US"),  # the shape of a subdivision, but none of the US's
+        ("JP", "13", "JP-13"),
         ("XX", None, None),  # Cloudflare: unknown
         ("T1", None, None),  # Cloudflare: Tor
         ("ZZ", "CA", None),
@@ -149,6 +151,7 @@ def test_bad_regimes_are_reported_with_their_paths(registry_doc):
             "QQ": "opt_in",
             "US-C_A": "opt_out",
             "ZZ-CA": "opt_out",
+            "US-ZZ": "opt_out",
             "JP": "notify",
             "EEA": "opt_in",
             "eea": "opt_out",
@@ -165,6 +168,7 @@ def test_bad_regimes_are_reported_with_their_paths(registry_doc):
         "sites[0].regimes.regions.US-C_A: must be a country (JP), a subdivision (US-CA, "
         "ISO 3166-2) or a group (EU, EEA)",
         "sites[0].regimes.regions.ZZ-CA: ZZ is not an ISO 3166-1 alpha-2 country code",
+        "sites[0].regimes.regions.US-ZZ: is not an ISO 3166-2 subdivision code",
         "sites[0].regimes.regions.JP: must be one of opt_in, opt_out, notice",
         "sites[0].regimes.regions.eea: region EEA listed twice",
         'sites[0].regimes.regions.False: Norway must be quoted in YAML ("NO"): unquoted, NO '
