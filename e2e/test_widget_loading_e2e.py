@@ -62,7 +62,7 @@ def test_preferences_that_cannot_load_say_so_in_japanese_and_work_on_the_next_cl
     page.get_by_role("button", name="詳細設定").click()
     alert = banner(page, "テストショップ").get_by_role("alert")
     expect_visible(alert)
-    assert alert.inner_text() == "詳細を読み込めませんでした。時間をおいてもう一度お試しください。"
+    assert alert.inner_text() == "詳細を読み込めませんでした。後でもう一度お試しください。"
     page.get_by_role("button", name="詳細設定").click()
     prefs = page.get_by_role("dialog", name="プライバシー設定")
     expect_visible(prefs.get_by_role("button", name="選択を保存"))

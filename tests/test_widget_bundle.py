@@ -158,10 +158,10 @@ def test_the_first_file_cannot_pull_the_preferences_in(widget_copy):
         ),
         # An import that nothing uses.
         (
-            "src/core/storage.js",
-            "import { readCookie, writeCookie }",
-            "import { readCookie, writeCookie, deleteCookies }",
-            r"storage\.js: imports `deleteCookies` but does not use it",
+            "src/core/texts.js",
+            "import { LANG } from './config.js';",
+            "import { LANG, SITE } from './config.js';",
+            r"texts\.js: imports `SITE` but does not use it",
         ),
         # A name the other module does not export.
         (

@@ -1,6 +1,6 @@
 // window.PrivacyCenter: the one public object.
 import { listeners } from '../utils/events.js';
-import { categoryAllowed, consentObject, decide, vendorAllowed } from './state.js';
+import { allowedMap, categoryAllowed, consentObject, decide, vendorAllowed } from './state.js';
 import { closePreferences, showPreferences } from './parts.js';
 
 export function acceptAll() {
@@ -13,9 +13,11 @@ export function rejectAll() {
   decide('reject_all', {}, null);
   closePreferences();
 }
+// Closing the notice of an opt_out or notice regime without choosing: what runs keeps running.
+export function dismiss() { decide('dismiss', allowedMap(), null); }
 export var PrivacyCenter = {
   getConsent: consentObject,
-  acceptedCategory: function (key) { return categoryAllowed(key); },
+  acceptedCategory: categoryAllowed,
   acceptedVendor: function (key) { return vendorAllowed(key); },
   showPreferences: showPreferences,
   acceptAll: acceptAll,

@@ -9,6 +9,9 @@ export var API = SERVER + '/api/v1/sites/' + encodeURIComponent(SITE);
 export var PREVIEW = ME && ME.hasAttribute('data-preview');
 export var LOOK = CFG.appearance || {};
 export var GPC = !!(CFG.honor_gpc && navigator.globalPrivacyControl === true);
+// The regime the server chose for the visitor's region (docs/widget.md, "Regimes"): in
+// `opt_out` and `notice` optional categories run until refused; anything else is `opt_in`.
+export var RUNS = CFG.regime === 'opt_out' || CFG.regime === 'notice';
 
 function pickLanguage() {
   var wanted = [ME && ME.getAttribute('data-lang'), document.documentElement.lang]
@@ -21,7 +24,4 @@ function pickLanguage() {
 }
 export var LANG = pickLanguage();
 
-export function required(key) {
-  return CFG.categories.some(function (c) { return c.key === key && c.required; });
-}
 export function gpcRefuses(c) { return GPC && c.gpc_refuses; }

@@ -1,4 +1,4 @@
-// The preferences come in a second file, fetched on the first "Customize" together with the
+// The preferences (and what a withdrawal does) come in a second file, fetched on the first "Customize" together with the
 // vendor details. The build fills in PART_PATH (content-addressed, so cached for good) and
 // PART_ARGS (the names of this file that the part uses, in the order it takes them).
 import { NONCE, SERVER } from './config.js';
@@ -27,6 +27,8 @@ export function showPreferences() {
   loadDetails().catch(function () {});  // in parallel; the preferences say if it failed
   loadPart().then(function (p) { if (partWanted) p.open(); }, function () { showBanner(T.failed); });
 }
+// Code that the part carries for the first file (src/core/withdrawal.js); nothing if it fails.
+export function withPart(fn) { loadPart().then(fn, function () {}); }
 export function closePreferences() {
   partWanted = false;
   if (loadedPart) loadedPart.close();

@@ -67,7 +67,7 @@ function sendNext(extra) {
         cur.k = answer.receipt;
         if (cur.t === entry.t) cur.v = bits(answer.vendors);
         saveChoice(cur);
-        if (cur.t === entry.t) emitChange(true);
+        if (cur.t === entry.t && !cur.d) emitChange(true);
       }
       if (list.length > 1) return sendNext();
     });

@@ -1,5 +1,6 @@
 // The visitor's choice in the `pc_consent` cookie, and whether it is still valid.
-// Shape: {i: consent id, k: receipt, r: revision, c: {category: 1|0}, v: {vendor: 1|0}, t: ms, g: gpc}
+// Shape: {i: consent id, k: receipt, r: revision, c: {category: 1|0}, v: {vendor: 1|0}, t: ms, g: gpc,
+// d: 1 for a dismissed notice (no choice, src/core/state.js)}
 import { readCookie, writeCookie } from '../utils/cookies.js';
 
 var COOKIE = 'pc_consent';

@@ -1,10 +1,12 @@
 // The first layer: a non-modal dialog named for the site; Accept all and Reject all look the same.
-import { LANG, LOOK } from '../core/config.js';
+// Where the regime lets optional categories run (opt_out, notice) it is a notice instead: what
+// runs, Reject all, Customize and Close (which records a dismissal).
+import { LANG, LOOK, RUNS } from '../core/config.js';
 import { T, local } from '../core/texts.js';
 import { h } from '../utils/dom.js';
 import { button, disclosureUrl, ui } from './root.js';
 import { showPreferences } from '../core/parts.js';
-import { acceptAll, rejectAll } from '../core/api.js';
+import { acceptAll, dismiss, rejectAll } from '../core/api.js';
 import '../../styles/banner.css';
 
 var banner = null;
@@ -14,13 +16,14 @@ export function showBanner(alert) {
     banner = h('dialog', { class: 'pc-banner pc-' + LOOK.layout + ' pc-' + LOOK.position, lang: LANG, 'aria-labelledby': 'pc-banner-title' }, [
       h('div', { class: 'pc-text' }, [
         h('h2', { id: 'pc-banner-title', text: local(CFG.name) }),
-        h('p', { text: local(CFG.notice) || T.body }),
+        h('p', { text: RUNS ? T.runs : local(CFG.notice) || T.body }),
         h('a', { href: disclosureUrl(), target: '_blank', rel: 'noopener', text: T.details })
       ]),
       h('div', { class: 'pc-actions' }, [
-        button(T.accept, acceptAll), button(T.reject, rejectAll),
+        RUNS ? null : button(T.accept, acceptAll), button(T.reject, rejectAll),
         button(T.custom, function () { showPreferences(); }, 'pc-btn pc-alt')
-      ])
+      ]),
+      RUNS ? button('×', dismiss, 'pc-close', T.close) : null
     ]);
     ui().append(banner);
   }

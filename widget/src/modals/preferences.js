@@ -2,11 +2,12 @@
 import { LANG, SERVER, gpcRefuses } from '../core/config.js';
 import { T, local } from '../core/texts.js';
 import { h } from '../utils/dom.js';
-import { decide, loadDetails, state } from '../core/state.js';
+import { categoryAllowed, decide, loadDetails, state } from '../core/state.js';
 import { addStyles, button, disclosureUrl, ui } from './root.js';
 import { acceptAll, rejectAll } from '../core/api.js';
 import { deepActiveElement, focusables, trapTab } from '../utils/focus-trap.js';
 import { P } from './preferences-texts.js';
+import { withdrawn } from '../core/withdrawal.js';
 import '../../styles/preferences.css';
 
 var prefs = null, prefsBody = null, returnFocus = null;
@@ -20,8 +21,7 @@ function openPreferences() {
       onkeydown: function (e) { trapTab(prefs, e); }, onclose: restoreFocus }, [
       h('div', { class: 'pc-head' }, [
         h('h2', { id: 'pc-prefs-title', text: P.prefs }),
-        h('button', { type: 'button', class: 'pc-close', 'aria-label': P.close, text: '×',
-          onclick: function () { prefs.close(); } })
+        button('×', function () { prefs.close(); }, 'pc-close', T.close)
       ]),
       prefsBody,
       h('div', { class: 'pc-actions' }, [
@@ -70,7 +70,8 @@ function toggle(id, label, on, disabled, describedBy) {
 
 function categoryBlock(c, details, ch) {
   var fixed = c.required, gpcOff = !fixed && gpcRefuses(c);
-  var on = fixed || (!gpcOff && !!(ch && ch.c[c.key]));
+  // As things are: the choice, else what the regime runs (nothing optional in opt_in).
+  var on = fixed || (!gpcOff && categoryAllowed(c.key));
   var descId = 'pc-d-' + c.key;
   var vendors = details.vendors.filter(function (v) { return v.category === c.key; });
   var block = h('section', { class: 'pc-cat', 'data-category': c.key }, [
@@ -136,4 +137,4 @@ function saveChoices() {
 }
 
 // What the first file gets back when this part has loaded (src/core/parts.js).
-var PART = { open: openPreferences, close: hidePreferences };
+var PART = { open: openPreferences, close: hidePreferences, withdrawn: withdrawn };

@@ -28,8 +28,9 @@ export function addStyles(css) {
     root.append(h('style', { text: css }));
   }
 }
-export function button(label, onclick, cls) {
-  return h('button', { type: 'button', class: cls || 'pc-btn', onclick: onclick, text: label });
+// `name`: the accessible name of a button whose label is a symbol (×).
+export function button(label, onclick, cls, name) {
+  return h('button', { type: 'button', class: cls || 'pc-btn', onclick: onclick, text: label, 'aria-label': name });
 }
 export function disclosureUrl() {
   return SERVER + '/sites/' + encodeURIComponent(SITE) + '/disclosure?lang=' + LANG;

@@ -6,9 +6,15 @@ var releasing = Promise.resolve();
 
 export function releaseHeld(allowed) {
   [].forEach.call(document.querySelectorAll(HELD), function (el) {
-    if (el.pcQueued || !allowed(el.getAttribute('data-category'), el.getAttribute('data-vendor'))) return;
+    function ok() { return allowed(el.getAttribute('data-category'), el.getAttribute('data-vendor')); }
+    if (el.pcQueued || !ok()) return;
     el.pcQueued = true;
-    releasing = releasing.then(function () { return runHeld(el); });
+    // Asked again when its turn comes: a refusal meanwhile (Reject all in an opt_out or notice
+    // regime, while an earlier script loads) keeps it held.
+    releasing = releasing.then(function () {
+      if (ok()) return runHeld(el);
+      el.pcQueued = false;
+    });
   });
 }
 
