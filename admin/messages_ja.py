@@ -430,4 +430,14 @@ JA = {
     "This site is scanned after each publish.": "このサイトは公開のたびにスキャンされます。",
     "This site is no longer scanned after each publish.": "このサイトは公開時にスキャンされなくなりました。",
     "Save": "保存",
+    # Regional rules (docs/regions.md)
+    "Dismissed": "通知を閉じた",
+    "Opt-in": "オプトイン",
+    "Opt-out": "オプトアウト",
+    "Notice": "通知",
+    "By regime": "ルール別",
+    "Regime": "ルール",
+    "Region": "地域",
+    "Decisions and shares by regime": "ルール別の判断数と割合",
+    "The rule each decision was made under, from the visitor's region. Decisions recorded before regimes existed count as opt-in.": "各判断に適用されたルール（訪問者の地域から決まります）。地域別ルールの導入前に記録された判断はオプトインとして数えます。",
 }
