@@ -440,4 +440,12 @@ JA = {
     "Region": "地域",
     "Decisions and shares by regime": "ルール別の判断数と割合",
     "The rule each decision was made under, from the visitor's region. Decisions recorded before regimes existed count as opt-in.": "各判断に適用されたルール（訪問者の地域から決まります）。地域別ルールの導入前に記録された判断はオプトインとして数えます。",
+    "Regional rules": "地域別のルール",
+    "Default regime": "既定のルール",
+    "No regional rules: opt-in everywhere": "地域別のルールなし（どこでもオプトイン）",
+    "Opt-in: nothing optional runs before consent": "オプトイン：同意の前には任意のタグを動かさない",
+    "Opt-out: optional tags run until refused": "オプトアウト：拒否されるまで任意のタグを動かす",
+    "Notice: a notice of external transmissions, with opt-out": "通知：外部送信の通知と、拒否の機会の提供",
+    "Regime per region": "地域ごとのルール",
+    "One per line, KEY: regime, e.g. JP: notice, US-CA: opt_out, EU: opt_in. KEY is a country (JP), a subdivision (US-CA) or EU / EEA; the most specific wins. A region not listed gets the default regime.": "1 行に 1 つ、「キー: ルール」の形で書きます（例：JP: notice、US-CA: opt_out、EU: opt_in）。キーは国（JP）、地域区分（US-CA）、EU または EEA で、最も細かい指定が優先されます。書かれていない地域には既定のルールが適用されます。",
 }
