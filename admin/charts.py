@@ -10,6 +10,7 @@ ACTION_COLOURS = {
     "reject_all": "#D55E00",
     "custom": "#009E73",
     "withdraw": "#6B6B6B",
+    "dismiss": "#CC79A7",
 }
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP, RIGHT = 720, 220, 44, 28, 10, 24
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "dismiss")
 
 
 def day_range(first: date, last: date) -> list[str]:
@@ -66,6 +66,14 @@ def summarize(days: list[str], daily_rows, optin_rows, revision_keys: dict[int, 
         "categories": rates("category"),
         "vendors": rates("vendor"),
     }
+
+
+def regimes(split: dict[str, dict[str, int]]) -> list[dict]:
+    """Rows of the "By regime" table from storage's {regime: {action: decisions}}."""
+    return [
+        {"regime": regime, "total": sum(counts.values()), **{a: counts.get(a, 0) for a in ACTIONS}}
+        for regime, counts in split.items()
+    ]
 
 
 def share(part: int, whole: int) -> str:

@@ -54,6 +54,28 @@ def cookies(form, name="cookies"):
     return out
 
 
+def regimes(form, default_name="regimes.default", regions_name="regimes.regions"):
+    """A site's regimes from a default select and `KEY: regime` lines; None when both are empty
+    (no regional rules). A line is passed on as typed, so that the validator names a problem."""
+    default = text(form, default_name)
+    rules = {}
+    for line in lines(form, regions_name):
+        match = re.fullmatch(r"(\S+?)\s*(?:[:=]\s*|\s+)(.*)", line)
+        key, regime = (match[1], match[2].strip()) if match else (line, "")
+        rules[key] = regime
+    if default is None and not rules:
+        return None
+    return {"default": default, "regions": rules} if default else {"regions": rules}
+
+
+def regimes_values(values: dict, regimes_value) -> None:
+    regimes_value = regimes_value or {}
+    values["regimes.default"] = regimes_value.get("default") or ""
+    values["regimes.regions"] = "\n".join(
+        f"{key}: {regime}" for key, regime in (regimes_value.get("regions") or {}).items()
+    )
+
+
 def flatten_texts(values: dict, name: str, texts_value):
     for lang, value in (texts_value or {}).items():
         values[f"{name}.{lang}"] = value
@@ -77,6 +99,10 @@ def field_errors(problems: list[str], prefix: str, fields: set[str], line_fields
             name, index, rest = match.groups()
             note = _("line {n}", n=int(index) + 1) + (f", {rest}" if rest else "")
             by_field.setdefault(name, []).append(f"{note}: {_(message)}")
+            continue
+        owner = next((f for f in fields if rel and rel.startswith(f + ".")), None)
+        if rel is not None and owner is not None:  # inside a field's value: "regimes.regions.UK"
+            by_field.setdefault(owner, []).append(f"{rel[len(owner) + 1 :]}: {_(message)}")
             continue
         if rel is not None and rel.split(".")[0] in fields:
             by_field.setdefault(rel.split(".")[0], []).append(f"{rel}: {_(message)}")

@@ -17,7 +17,7 @@ from server.storage import revisions as revision_store
 
 from . import bp, charts, diff_view
 from .auth import requires
-from .figures import ACTIONS, day_range, share, summarize
+from .figures import ACTIONS, day_range, regimes, share, summarize
 from .i18n import gettext as _
 from .i18n import pick
 
@@ -86,11 +86,18 @@ def figures(key):
         names["category"].update({c["key"]: pick(c["name"]) for c in content["categories"]})
         names["vendor"].update({v["key"]: v["name"] for v in content["vendors"]})
     result = summarize(days, daily, optins, revision_keys)
+    result["regimes"] = regimes(figures_store.by_regime(db, key, days[0], days[-1]))
     labels = {
         "accept_all": _("Accept all"),
         "reject_all": _("Reject all"),
         "custom": _("Custom"),
         "withdraw": _("Withdrawn"),
+        "dismiss": _("Dismissed"),
+    }
+    regime_labels = {
+        "opt_in": _("Opt-in"),
+        "opt_out": _("Opt-out"),
+        "notice": _("Notice"),
     }
     day_keys = [d["day"] for d in result["days"]]
     svg = {
@@ -122,6 +129,7 @@ def figures(key):
         r=result,
         svg=svg,
         labels=labels,
+        regime_labels=regime_labels,
         names=names,
         share=share,
         actions=ACTIONS,

@@ -53,6 +53,8 @@ SITE_FIELDS = {
     "appearance.position",
     "appearance.colors.accent",
     "appearance.colors.accent_text",
+    "regimes.default",
+    "regimes.regions",
 }
 CATEGORY_FIELDS = {
     "key",
@@ -260,6 +262,8 @@ def _site_from_form(form, key=None):
         }
         if forms.text(form, "appearance.layout")
         else None,
+        # Absent from a form without the fields (a new site): no regional rules.
+        "regimes": forms.regimes(form),
     }
 
 
@@ -287,6 +291,7 @@ def _site_values(site):
     values["appearance.position"] = appearance.get("position")
     for name, color in (appearance.get("colors") or {}).items():
         values[f"appearance.colors.{name}"] = color
+    forms.regimes_values(values, site.get("regimes"))
     return values
 
 

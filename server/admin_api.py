@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, g, request
 
@@ -11,7 +12,7 @@ from .db import get_db
 from .errors import ApiError, error_response
 from .services import registry
 from .services.errors import Invalid, ServiceError
-from .storage import accounts, audit
+from .storage import accounts, audit, figures
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
 
@@ -281,6 +282,54 @@ def export_decisions(site_key):
         raise ApiError(400, "invalid", "format: must be csv or jsonl")
     since, until = _time_arg("since"), _time_arg("until")
     return exports.response(current_app.config["DATABASE"], site_key, fmt, since, until)
+
+
+FIGURES_MAX_DAYS = 400
+
+
+def _day_arg(name: str, default: date) -> date:
+    value = request.args.get(name) or ""
+    if not value:
+        return default
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid", f"{name}: must be a day, e.g. 2026-01-31") from None
+
+
+@bp.get("/sites/<site_key>/figures")
+def site_figures(site_key: str):
+    """Decisions per action and per regime over a range of UTC days (default: the last 30),
+    from the daily rollups, never the log."""
+    db = get_db()
+    registry.require_site(db, site_key)
+    today = datetime.now(UTC).date()
+    last = _day_arg("to", today)
+    first = _day_arg("from", last - timedelta(days=29))
+    if first > last:
+        raise ApiError(400, "invalid", "from: must not be after to")
+    if (last - first).days >= FIGURES_MAX_DAYS:
+        raise ApiError(400, "invalid", f"from, to: at most {FIGURES_MAX_DAYS} days")
+    split = figures.by_regime(db, site_key, first.isoformat(), last.isoformat())
+    actions: dict[str, int] = {}
+    for counts in split.values():
+        for action, count in counts.items():
+            actions[action] = actions.get(action, 0) + count
+    return current_app.json.response(
+        {
+            "site": site_key,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "total": sum(actions.values()),
+            "actions": actions,
+            "regimes": {
+                regime: {"total": sum(counts.values()), "actions": counts}
+                for regime, counts in split.items()
+            },
+        }
+    )
 
 
 @bp.get("/audit")

@@ -202,6 +202,7 @@ def _visitor() -> decision_service.Visitor:
         user_agent=request.headers.get("User-Agent"),
         remote_addr=request.remote_addr,
         gpc=request.headers.get("Sec-GPC") == "1",
+        region=regions.request_region(),
     )
 
 

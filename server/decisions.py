@@ -14,7 +14,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, Signer
 
-ACTIONS = ("accept_all", "reject_all", "custom", "withdraw")
+from . import regions
+
+# `dismiss`: a notice closed without choosing (docs/regions.md), only where things run until
+# refused; it records the categories then in force.
+ACTIONS = ("accept_all", "reject_all", "custom", "withdraw", "dismiss")
+DISMISSIBLE = ("opt_out", "notice")
 CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\Z")
 MAX_BODY = 16 * 1024
 MAX_NUMBER = 2**31  # revision numbers, far below what a database integer holds
@@ -33,6 +38,8 @@ class Choice(TypedDict):
     language: str
     page_url: str | None
     gpc: bool
+    regime: str  # the regime of the visitor's region under this revision
+    region: str | None  # the visitor's region, None when unknown
 
 
 class DecisionError(ValueError):
@@ -85,7 +92,9 @@ def clean_page_url(value: object) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choice:
+def validate(
+    body: object, revision: Revision, gpc_header: bool = False, region: str | None = None
+) -> Choice:
     """Check a decision body against a revision; return the complete choice to record.
 
     The choice lists every category and vendor in the revision's order (the log relies on it).
@@ -94,6 +103,11 @@ def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choi
     as accepted. Vendors left out follow their category; a vendor cannot be accepted while its
     category is refused. Under Global Privacy Control (where the site honours it), categories
     marked `gpc_refuses` are recorded as refused whatever the body says.
+
+    The regime is the revision's for the visitor's `region`. `dismiss` is allowed only under
+    opt_out and notice, and records what is in force there without a choice: every optional
+    category accepted but those GPC refuses; its `categories` may be left out, and if given
+    must say exactly that.
     """
     if not isinstance(body, dict):
         raise DecisionError("(body)", "must be a JSON object")
@@ -104,17 +118,28 @@ def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choi
         raise DecisionError("action", "missing")
     if action not in ACTIONS:
         raise DecisionError("action", f"must be one of {', '.join(ACTIONS)}")
+    regime = regions.regime_for(site.get("regimes"), region)
+    if action == "dismiss" and regime not in DISMISSIBLE:
+        raise DecisionError(
+            "action",
+            f"dismiss is only for a notice (regime opt_out or notice); here the regime is {regime}",
+        )
     categories = {c["key"]: c for c in content["categories"]}
     vendors = {v["key"]: v for v in content["vendors"]}
-    if "categories" not in body:
-        raise DecisionError("categories", "missing")
-    chosen = _bool_map(body["categories"], "categories", categories, "category")
-    vendor_choice = _bool_map(body.get("vendors"), "vendors", vendors, "vendor")
     gpc_body = body.get("gpc", False)
     if not isinstance(gpc_body, bool):
         raise DecisionError("gpc", "must be true or false")
     gpc = bool(gpc_body or gpc_header)
     gpc_applies = gpc and site.get("honor_gpc", False)
+    if action == "dismiss" and body.get("categories") is None:
+        body = {**body, "categories": {k: True for k, c in categories.items() if not c["required"]}}
+    if "categories" not in body:
+        raise DecisionError("categories", "missing")
+    chosen = _bool_map(body["categories"], "categories", categories, "category")
+    vendor_choice = _bool_map(body.get("vendors"), "vendors", vendors, "vendor")
+    for key, accepted in vendor_choice.items():
+        if action == "dismiss" and not accepted:
+            raise DecisionError(f"vendors.{key}", "dismiss refuses nothing: send custom instead")
 
     out_categories: dict[str, bool] = {}
     for key, category in categories.items():
@@ -132,8 +157,10 @@ def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choi
 
     optional = [k for k, c in categories.items() if not c["required"]]
     expected = {k: not (gpc_applies and categories[k]["gpc_refuses"]) for k in optional}
-    if action == "accept_all" and any(out_categories[k] != expected[k] for k in optional):
-        raise DecisionError("categories", "accept_all must accept every optional category")
+    if action in ("accept_all", "dismiss") and any(
+        out_categories[k] != expected[k] for k in optional
+    ):
+        raise DecisionError("categories", f"{action} must accept every optional category")
     if action in ("reject_all", "withdraw") and any(out_categories[k] for k in optional):
         raise DecisionError("categories", f"{action} must refuse every optional category")
 
@@ -163,6 +190,8 @@ def validate(body: object, revision: Revision, gpc_header: bool = False) -> Choi
         "language": language,
         "page_url": clean_page_url(body.get("page_url")),
         "gpc": gpc,
+        "regime": regime,
+        "region": region,
     }
 
 

@@ -26,6 +26,8 @@ CSV_COLUMNS = (
     "gpc",
     "user_agent",
     "client_hash",
+    "regime",
+    "region",
 )
 
 

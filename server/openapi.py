@@ -64,6 +64,7 @@ REVISION_NUMBER: Schema = {"type": "integer", "minimum": 1, "maximum": rules.MAX
 ROW_ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 URL = _string(2048, description="An http(s) URL")
 CHOICES: Schema = {"type": "object", "additionalProperties": BOOL}
+DAY: Schema = {"type": "string", "format": "date", "description": "A UTC day, e.g. 2026-01-31"}
 
 
 TEXT_EXAMPLE = {"ja": "例", "en": "Example"}
@@ -341,6 +342,12 @@ def _schemas() -> dict[str, Schema]:
             "page_url": {"type": "string", "nullable": True},
             "gpc": BOOL,
             "recorded_at": TIME,
+            "regime": {
+                "type": "string",
+                "enum": list(regions.REGIMES),
+                "description": "The regime the decision was made under (opt_in before regimes)",
+            },
+            "region": _nullable({"type": "string", "description": "The visitor's region"}),
         },
         required=["revision", "action", "categories", "vendors", "language", "gpc", "recorded_at"],
     )
@@ -581,14 +588,19 @@ def _schemas() -> dict[str, Schema]:
                     "description": "Required with consent_id: that consent id's receipt",
                 },
                 "revision": REVISION_NUMBER,
-                "action": {"type": "string", "enum": list(rules.ACTIONS)},
+                "action": {
+                    "type": "string",
+                    "enum": list(rules.ACTIONS),
+                    "description": "dismiss: a notice closed without choosing, only where the "
+                    "regime is opt_out or notice (else 400); categories may then be left out",
+                },
                 "categories": CHOICES,
                 "vendors": CHOICES,
                 "language": LANGUAGE,
                 "page_url": _nullable({"type": "string", "maxLength": 2048}),
                 "gpc": BOOL,
             },
-            required=["revision", "action", "categories"],
+            required=["revision", "action"],
             description="Fields not listed here are ignored",
             example=EXAMPLES["Decision"],
         ),
@@ -601,6 +613,8 @@ def _schemas() -> dict[str, Schema]:
                 "categories": CHOICES,
                 "vendors": CHOICES,
                 "gpc": BOOL,
+                "regime": {"type": "string", "enum": list(regions.REGIMES)},
+                "region": _nullable({"type": "string"}),
             },
             required=["consent_id", "receipt", "revision", "recorded_at", "categories", "vendors"],
         ),
@@ -625,6 +639,27 @@ def _schemas() -> dict[str, Schema]:
                 "decisions_erased": {"type": "integer", "minimum": 0},
             },
             required=["consent_id", "site", "decisions_erased"],
+        ),
+        "Figures": _obj(
+            {
+                "site": {"type": "string"},
+                "from": DAY,
+                "to": DAY,
+                "total": INT,
+                "actions": {"type": "object", "additionalProperties": INT},
+                "regimes": {
+                    "type": "object",
+                    "description": "Per regime (opt_in, opt_out, notice) that has decisions",
+                    "additionalProperties": _obj(
+                        {
+                            "total": INT,
+                            "actions": {"type": "object", "additionalProperties": INT},
+                        },
+                        required=["total", "actions"],
+                    ),
+                },
+            },
+            required=["site", "from", "to", "total", "actions", "regimes"],
         ),
         "Error": _obj(
             {
@@ -936,6 +971,20 @@ def document() -> dict:
                     _query("format", "csv or jsonl", {"type": "string", "enum": ["csv", "jsonl"]}),
                 ),
                 security=ADMIN,
+            )
+        },
+        "/api/v1/admin/sites/{site_key}/figures": {
+            "get": _admin_read(
+                "Decisions per action and per regime over a range of UTC days (from the daily "
+                "rollups)",
+                "Consent log",
+                _ref("Figures"),
+                params=(
+                    site,
+                    _query("from", "First day, inclusive (default: 29 days before to)", DAY),
+                    _query("to", "Last day, inclusive (default: today, UTC)", DAY),
+                ),
+                errors=(400, 404),
             )
         },
         "/api/v1/admin/audit": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app, request, url_for
 
 from .. import decisions as rules
+from .. import regions
 from ..db import get_db
 from ..i18n import text_in
 from ..services import decisions as decision_service
@@ -42,7 +43,9 @@ def _page(lang, consent_id, status=200, **context):
 
 def _visitor() -> decision_service.Visitor:
     return decision_service.Visitor(
-        user_agent=request.headers.get("User-Agent"), remote_addr=request.remote_addr
+        user_agent=request.headers.get("User-Agent"),
+        remote_addr=request.remote_addr,
+        region=regions.request_region(),
     )
 
 

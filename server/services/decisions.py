@@ -30,6 +30,7 @@ class Visitor:
     user_agent: str | None = None
     remote_addr: str | None = None
     gpc: bool = False  # the Sec-GPC: 1 header
+    region: str | None = None  # from the CDN's headers (server/regions.py), None when unknown
 
 
 def _invalid(error: rules.DecisionError) -> Invalid:
@@ -80,7 +81,7 @@ def record(
         content = revision(number)
         if content is None:
             raise rules.DecisionError("revision", f"site '{site_key}' has no revision {number}")
-        choice = rules.validate(body, content, gpc_header=visitor.gpc)
+        choice = rules.validate(body, content, gpc_header=visitor.gpc, region=visitor.region)
     except rules.DecisionError as error:
         raise _invalid(error) from None
     assert isinstance(body, dict)  # revision_number() refused anything else
@@ -109,6 +110,8 @@ def record(
             "categories": choice["categories"],
             "vendors": choice["vendors"],
             "gpc": choice["gpc"],
+            "regime": choice["regime"],
+            "region": choice["region"],
         }
         if request_id:
             # Kept without the receipt: the database alone must not hand out erasure rights.

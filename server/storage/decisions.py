@@ -30,6 +30,8 @@ EXPORT_COLUMNS = (
     "recorded_at",
     "user_agent",
     "client_hash",
+    "regime",
+    "region",
 )
 
 
@@ -94,8 +96,8 @@ def record(
             )
         db.execute(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
-            "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "language, page_url, gpc, recorded_at, user_agent_id, client_hash, regime, region) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 consent_id,
                 site_key,
@@ -109,6 +111,9 @@ def record(
                 iso_to_ms(stamp),
                 ua_id,
                 client_hash,
+                # .get: choices built before regimes (benchmarks, tests) record null, as opt_in.
+                choice.get("regime"),
+                choice.get("region"),
             ],
         )
         figures.add(
@@ -119,6 +124,7 @@ def record(
             choice["action"],
             choice["categories"],
             choice["vendors"],
+            regime=choice.get("regime"),
         )
     return stamp
 
@@ -187,7 +193,8 @@ def _select(
 ) -> Iterator[dict[str, Any]]:
     sql = (
         "SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
-        "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash "
+        "d.language, d.page_url, d.gpc, d.recorded_at, u.value, d.client_hash, "
+        "COALESCE(d.regime, 'opt_in'), d.region "
         "FROM decisions d LEFT JOIN user_agents u ON u.id = d.user_agent_id "
         f"WHERE {where} ORDER BY {order}"
     )
@@ -239,13 +246,13 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
     """
     with write(db):
         rows = db.execute(
-            "SELECT id, revision, action, categories, vendors, recorded_at, user_agent_id "
+            "SELECT id, revision, action, categories, vendors, recorded_at, user_agent_id, regime "
             "FROM decisions WHERE consent_id = ? AND site_key = ?",
             [consent_id, site_key],
         ).fetchall()
         keys = _Keys(db)
         agents: Counter[int] = Counter()
-        for _id, revision, action, categories, vendors, recorded_at, ua_id in rows:
+        for _id, revision, action, categories, vendors, recorded_at, ua_id, regime in rows:
             category_keys, vendor_keys = keys(site_key, revision)
             figures.add(
                 db,
@@ -256,6 +263,7 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
                 _unbits(category_keys, categories),
                 _unbits(vendor_keys, vendors),
                 sign=-1,
+                regime=regime,
             )
             if ua_id is not None:
                 agents[ua_id] += 1
@@ -298,6 +306,7 @@ def rebuild_figures(db: Database) -> None:
     """Recount the daily rollups from the whole log (after a migration or a repair)."""
     db.execute("DELETE FROM figures_daily")
     db.execute("DELETE FROM figures_optins")
+    db.execute("DELETE FROM figures_regimes")
     for item in list(_select(db, "1 = 1", [])):
         figures.add(
             db,
@@ -307,6 +316,7 @@ def rebuild_figures(db: Database) -> None:
             item["action"],
             item["categories"],
             item["vendors"],
+            regime=item["regime"],
         )
 
 

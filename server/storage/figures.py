@@ -1,7 +1,7 @@
 """Daily rollups of the consent log, kept in step with it, and the aggregate reads of the figures page.
 
-Every decision adds one to its (site, day, revision, action) count and one to each category
-and vendor it accepted; an erasure takes the same amounts away. The figures page then reads a
+Every decision adds one to its (site, day, revision, action) count, one to its (site, day,
+regime, action) count and one to each category and vendor it accepted; an erasure takes the same amounts away. The figures page then reads a
 few hundred rollup rows for a month instead of scanning millions of decisions.
 """
 
@@ -40,13 +40,22 @@ def add(
     categories: Mapping[str, bool],
     vendors: Mapping[str, bool],
     sign: int = 1,
+    regime: str | None = None,
 ) -> None:
-    """Count one decision in (sign=1) or out (sign=-1); call inside the transaction that writes it."""
+    """Count one decision in (sign=1) or out (sign=-1); call inside the transaction that writes it.
+
+    `regime` None: a decision recorded before regimes existed, counted as opt_in.
+    """
     daily, optins = _deltas(site_key, recorded_at[:10], revision, action, categories, vendors)
     db.execute(
         "INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
         [*daily, sign, sign],
+    )
+    db.execute(
+        "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
+        [site_key, recorded_at[:10], regime or "opt_in", action, sign, sign],
     )
     if optins:
         db.conn.executemany(
@@ -73,6 +82,26 @@ def optins(db: Database, site_key: str, first_day: str, last_day: str) -> list[t
         "ORDER BY revision, kind, key",
         [site_key, first_day, last_day],
     ).fetchall()
+
+
+def by_regime(
+    db: Database, site_key: str, first_day: str, last_day: str
+) -> dict[str, dict[str, int]]:
+    """{regime: {action: decisions}} summed over the days from first_day to last_day, for the
+    regimes that have decisions (opt_in, opt_out, notice first, in that order)."""
+    rows = db.execute(
+        "SELECT regime, action, SUM(decisions) FROM figures_regimes "
+        "WHERE site_key = ? AND day BETWEEN ? AND ? GROUP BY regime, action "
+        "HAVING SUM(decisions) > 0",
+        [site_key, first_day, last_day],
+    ).fetchall()
+    order = ("opt_in", "opt_out", "notice")
+    out: dict[str, dict[str, int]] = {}
+    for regime, action, count in sorted(
+        rows, key=lambda r: (order.index(r[0]) if r[0] in order else len(order), r[0], r[1])
+    ):
+        out.setdefault(str(regime), {})[str(action)] = int(count)
+    return out
 
 
 def last_day(db: Database, site_key: str) -> str | None:

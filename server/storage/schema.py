@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..registry import DEFAULT_RETENTION_DAYS
+from .util import ms_to_iso
 
 # Each step moves the schema from version i to i + 1; steps only ever get appended.
 STEPS = [
@@ -201,6 +202,10 @@ STEPS = [
     );
     CREATE INDEX IF NOT EXISTS decision_requests_created ON decision_requests (created_at);
     """,
+    # 10: regional rules (docs/regions.md): each decision keeps the regime it was made under and
+    # the visitor's region (null before this step: then every site was opt_in), and the figures
+    # count decisions per regime; the rollup of a log recorded before this step is rebuilt here.
+    lambda db: _regimes(db),
 ]
 
 
@@ -235,9 +240,34 @@ def _site_retention(db):
             )
 
 
+def _regimes(db):
+    _add_column(db, "decisions", "regime", "TEXT")
+    _add_column(db, "decisions", "region", "TEXT")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS figures_regimes ("
+        " site_key TEXT NOT NULL, day TEXT NOT NULL, regime TEXT NOT NULL, action TEXT NOT NULL,"
+        " decisions INTEGER NOT NULL, PRIMARY KEY (site_key, day, regime, action)"
+        ") WITHOUT ROWID"
+    )
+    db.execute("DELETE FROM figures_regimes")
+    # Grouped by whole UTC days in SQL (portable integer division), named in Python.
+    day_ms = 86_400_000
+    rows = db.execute(
+        f"SELECT site_key, recorded_at / {day_ms}, COALESCE(regime, 'opt_in'), action, COUNT(*) "
+        "FROM decisions GROUP BY 1, 2, 3, 4"
+    ).fetchall()
+    db.conn.executemany(
+        "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + excluded.decisions",
+        [(s, ms_to_iso(d * day_ms)[:10], r, a, n) for s, d, r, a, n in rows],
+    )
+
+
 def _rebuild_figures(db):
     from .decisions import rebuild_figures  # decisions imports this module
 
+    # The rebuild reads and writes what step 10 adds; step 10 then runs again, changing nothing.
+    _regimes(db)
     rebuild_figures(db)
 
 
