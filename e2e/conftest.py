@@ -10,9 +10,12 @@ Three loopback origins, each a real HTTP server on a free port in a thread:
                 so that a test may publish revisions without disturbing others), and
                 ``live.fail_next(path_part, status)`` (the server really answers ``status`` to
                 the next request whose path contains ``path_part``).
+- ``cdn_live``  a second privacy center like ``live`` that reads the visitor's region from the
+                headers ``CF-IPCountry`` and ``CF-Region-Code`` (set them per browser context).
 - ``publisher`` a publisher's pages on 127.0.0.2: ``publisher.page(html, headers=None)`` serves
                 HTML and returns its URL; ``publisher.embed(site_key, body, ...)`` builds a page
-                whose first script in <head> is the widget. Its origin is in every e2e site.
+                whose first script in <head> is the widget (of ``live``, or of ``server=URL``).
+                Its origin is in every e2e site.
 - ``vendor``    a vendor's host on 127.0.0.3 that records every request: ``vendor.requests``
                 (list of paths), ``vendor.clear()``, ``vendor.url(path)``. ``*.js`` answers a
                 script that appends its path to ``window.vendorRuns``; anything else a tiny page.
@@ -84,6 +87,7 @@ class Faults:
 class Live:
     def __init__(self, db_path: str, server: ServerThread, faults: Faults, origins: list[str]):
         self.db_path = db_path
+        self.server = server
         self.url = server.origin
         self._faults = faults
         self.origins = origins
@@ -165,10 +169,11 @@ class Publisher:
         lang: str = "en",
         headers: dict | None = None,
         script_attrs: str = "",
+        server: str | None = None,
     ) -> str:
         html = (
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            f'<script src="{self.live_url}/w/{site_key}.js"{script_attrs}></script>'
+            f'<script src="{server or self.live_url}/w/{site_key}.js"{script_attrs}></script>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Publisher page</title>{head}</head><body><main><h1>Publisher page</h1>"
             f"<p>Article text.</p>{body}</main></body></html>"
@@ -218,21 +223,42 @@ def vendor():
     ven.server.stop()
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory, publisher):
+def start_live(tmp_path_factory, publisher, **app_config) -> Live:
+    """A privacy center on 127.0.0.1 with its own database, `app_config` added to the app's."""
     db_path = str(tmp_path_factory.mktemp("live") / "pc.db")
     db = connect(db_path)
     migrate(db)
     db.conn.close()
-    faults = Faults(create_app({"DATABASE": db_path, "SECRET_KEY": "e2e-secret"}))
+    faults = Faults(create_app({"DATABASE": db_path, "SECRET_KEY": "e2e-secret", **app_config}))
     server = ServerThread("127.0.0.1", faults)
     live = Live(db_path, server, faults, [publisher.origin, server.origin])
-    publisher.live_url = live.url
     doc = copy.deepcopy(E2E_REGISTRY)
     doc["sites"][0]["origins"] = list(live.origins)
     live.apply(doc, publish=["shop"])
+    return live
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory, publisher):
+    live = start_live(tmp_path_factory, publisher)
+    publisher.live_url = live.url
     yield live
-    server.stop()
+    live.server.stop()
+
+
+@pytest.fixture(scope="session")
+def cdn_live(tmp_path_factory, publisher):
+    """A second privacy center, behind a (pretend) CDN: it reads the visitor's region from
+    Cloudflare's headers `CF-IPCountry` and `CF-Region-Code`, which a test sets per browser
+    context (`extra_http_headers`). Pages embed it with `publisher.embed(..., server=cdn_live.url)`."""
+    live = start_live(
+        tmp_path_factory,
+        publisher,
+        REGION_HEADER="CF-IPCountry",
+        SUBDIVISION_HEADER="CF-Region-Code",
+    )
+    yield live
+    live.server.stop()
 
 
 @pytest.fixture(scope="session")
