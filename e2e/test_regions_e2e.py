@@ -217,6 +217,14 @@ def test_a_dismissal_keeps_the_notice_closed_but_is_no_consent_in_an_opt_in_regi
     site = regional_site(cdn_live, "rg-move")
     page = visitor(cdn_live, JP)
     page.goto(held_page(publisher, vendor, cdn_live, site, "rg-move"), wait_until="networkidle")
+    # The preferences: each vendor's own opt-out link, beside the widget's switch.
+    first_layer(page).get_by_role("button", name="Customize").click()
+    prefs = page.get_by_role("dialog", name="Privacy preferences")
+    prefs.get_by_text("Companies (2)").click()
+    opt_out = prefs.get_by_role("link", name="Opt out: Analytics Co")
+    assert opt_out.get_attribute("href") == "https://analytics.example/opt-out"
+    assert prefs.get_by_role("switch", name="Analytics Co").is_checked()
+    prefs.get_by_role("button", name="Close").click()
     first_layer(page).get_by_role("button", name="Close").click()
     assert not first_layer(page).is_visible()
     [row] = wait_for(lambda: records(cdn_live, site))
@@ -348,3 +356,28 @@ def test_the_notice_has_no_accessibility_violations(
     assert seen == [about, *BUTTONS[lang], "×"]
     page.keyboard.press("Enter")
     assert not notice.is_visible()
+
+
+@pytest.mark.parametrize("mode", ["async", "defer"])
+def test_an_async_or_defer_widget_runs_the_notice_in_order(
+    visitor, cdn_live, publisher, vendor, mode
+):
+    site = regional_site(cdn_live, f"rg-{mode}")
+    page = visitor(cdn_live, JP)
+    body = (
+        f'<script type="text/plain" data-category="analytics" '
+        f'src="{vendor.url(f"/rg-{mode}/analytics.js")}"></script>'
+        '<script type="text/plain" data-category="analytics">'
+        'dataLayer.push({event: "held-tag"});</script>'
+        f'<script type="text/plain" data-category="advertising" '
+        f'src="{vendor.url(f"/rg-{mode}/ads.js")}"></script>'
+    )
+    url = publisher.embed(site, body, server=cdn_live.url, script_attrs=f" {mode}")
+    page.goto(url, wait_until="networkidle")
+    assert first_layer(page).get_by_role("button", name="Close").is_visible()
+    wait_for(lambda: page.evaluate("(window.vendorRuns || []).length") == 2)
+    assert page.evaluate("window.vendorRuns") == [f"/rg-{mode}/analytics.js", f"/rg-{mode}/ads.js"]
+    layer = page.evaluate(DATALAYER)
+    # Both defaults before the held tag that pushes to the data layer.
+    assert [e[1] for e in layer[:2]] == ["default", "default"]
+    assert layer.index({"event": "held-tag"}) == 2
