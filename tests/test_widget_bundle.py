@@ -56,6 +56,17 @@ def test_the_preferences_are_a_second_file_that_the_first_one_names():
     assert sources.part_path.startswith("/w/p/") and f'"{sources.part_path}"' in sources.js
 
 
+def test_the_notice_is_in_the_first_file_and_what_a_withdrawal_does_in_the_part():
+    sources = build_sources(widget.WIDGET_DIR)
+    # The regimes' first layer (docs/widget.md, "Regimes"): its words in both languages.
+    for text in ("About external transmission", "外部送信について", "Close", "閉じる"):
+        assert text in sources.js
+    assert ".pc-close{" in sources.css and "'dismiss'" in sources.js
+    # Deleting cookies and reloading come with the part, fetched on a withdrawal.
+    for code in ("max-age=0", "location.reload"):
+        assert code in sources.part and code not in sources.js
+
+
 def test_the_part_gets_the_first_files_names_it_uses_in_one_order(widget_copy):
     prefs = widget_copy / "src" / "modals" / "preferences.js"
     sources = build_sources(widget_copy)
