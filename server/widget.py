@@ -47,7 +47,6 @@ FIRST_LAYER_FIELDS = (
     "honor_gpc",
     "reload_on_withdrawal",
     "appearance",
-    "regimes",
 )
 
 bp = Blueprint("widget", __name__)

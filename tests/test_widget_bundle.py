@@ -205,6 +205,33 @@ def test_the_demo_sites_first_load_stays_within_budget(client, db):
     assert len(response.data) <= FIRST_LOAD_BUDGET, f"{len(response.data)} bytes gzip"
 
 
+def test_a_site_with_regimes_stays_within_budget_in_each_regime(db_path, db):
+    # The example rules on the demo site, seen from each kind of region.
+    doc = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
+    doc["sites"][0]["regimes"] = {
+        "default": "opt_in",
+        "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out", "EU": "opt_in"},
+    }
+    registry_store.apply(db, doc, "test")
+    revision_store.publish(db, doc["sites"][0]["key"], "test")
+    app = create_app(
+        {
+            "DATABASE": db_path,
+            "SECRET_KEY": "test-secret",
+            "TESTING": True,
+            "REGION_HEADER": "CF-IPCountry",
+            "SUBDIVISION_HEADER": "CF-Region-Code",
+        }
+    )
+    client = app.test_client()
+    for region, regime in (("JP", "notice"), ("US", "opt_out"), ("DE", "opt_in")):
+        headers = {"Accept-Encoding": "gzip", "CF-IPCountry": region, "CF-Region-Code": "CA"}
+        response = client.get(f"/w/{doc['sites'][0]['key']}.js", headers=headers)
+        text = gzip.decompress(response.data).decode()
+        assert f'"regime":"{regime}"' in text and '"regimes"' not in text
+        assert len(response.data) <= FIRST_LOAD_BUDGET, f"{region}: {len(response.data)} gzip"
+
+
 def test_an_installed_package_serves_the_prebuilt_bundle(tmp_path, monkeypatch, db_path, published):
     dist = tmp_path / "widget_dist"
     built = write_dist(widget.WIDGET_DIR, dist)
