@@ -363,7 +363,13 @@ def _schemas() -> dict[str, Schema]:
                 required=["pages_done", "pages_total"],
             ),
             "options": _obj(
-                {"urls": _array({"type": "string"}), "max_pages": INT},
+                {
+                    "urls": _array({"type": "string"}),
+                    "max_pages": INT,
+                    "region": _nullable(
+                        {"type": "string", "description": "The visitor's region scanned as"}
+                    ),
+                },
                 required=["urls", "max_pages"],
             ),
             "requested_by": {"type": "string"},
@@ -429,6 +435,13 @@ def _schemas() -> dict[str, Schema]:
             "properties": {
                 **scan_summary["properties"],
                 "scanned_at": _nullable(dict(TIME)),
+                "regime": _nullable(
+                    {
+                        "type": "string",
+                        "enum": list(regions.REGIMES),
+                        "description": "The regime the pages were checked under",
+                    }
+                ),
                 "counts": {"type": "object", "nullable": True, "description": "Findings by kind"},
                 "findings": _array(
                     _obj(
@@ -1033,6 +1046,14 @@ def document() -> dict:
                             "minimum": 1,
                             "maximum": scan_jobs.MAX_PAGES,
                         },
+                        "region": _nullable(
+                            {
+                                "type": "string",
+                                "maxLength": 6,
+                                "description": "Scan as a visitor from this country (JP) or "
+                                "subdivision (US-CA): needs the server's region header",
+                            }
+                        ),
                     },
                     closed=True,
                 ),

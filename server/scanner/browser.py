@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +34,8 @@ LAUNCH_ARGS = [
 BUTTONS = {
     "reject_all": {"en": "Reject all", "ja": "すべて拒否する"},
     "accept_all": {"en": "Accept all", "ja": "すべて同意する"},
+    # Where a notice has no Accept all of its own, the preferences it opens do.
+    "customize": {"en": "Customize", "ja": "詳細設定"},
 }
 LOCALES = {"ja": "ja-JP", "en": "en-US"}
 HELD_JS = """() => [...document.querySelectorAll(
@@ -98,8 +100,11 @@ class Recorder:
         *,
         timeout_ms: int = 30000,
         quiet_ms: int = 5000,
+        headers: Mapping[str, str] | None = None,
     ):
         self.browser = browser
+        # The region headers a CDN would set (`--region`), on every request of every context.
+        self.headers = dict(headers or {})
         ordered = [default_language] + [lang for lang in languages if lang != default_language]
         self.locale = LOCALES.get(default_language, default_language)
         self.names = {
@@ -135,12 +140,30 @@ class Recorder:
         await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
         await self._quiet(page)
 
+    async def _decide(self, page: Any, pass_: str) -> bool:
+        """Click the pass's button: in the first layer, else (a notice without Accept all)
+        in the preferences that Customize opens. Whether it was found and clicked."""
+        from playwright.async_api import Error
+
+        button = page.get_by_role("button", name=self.names[pass_])
+        customize = page.get_by_role("button", name=self.names["customize"])
+        try:
+            await button.or_(customize).first.wait_for(timeout=5000)
+            if not await button.first.is_visible():
+                await customize.first.click(timeout=5000)
+            await button.first.click(timeout=5000)
+        except Error:
+            return False
+        return True
+
     async def record(self, url: str, pass_: str) -> Json:
         from playwright.async_api import Error
 
         started = time.monotonic()
         context = await self.browser.new_context(
-            locale=self.locale, viewport={"width": 1280, "height": 800}
+            locale=self.locale,
+            viewport={"width": 1280, "height": 800},
+            extra_http_headers=self.headers,
         )
         requests: list[str] = []
         try:
@@ -156,12 +179,7 @@ class Recorder:
                 links = await page.evaluate(LINKS_JS)
             else:
                 before = {(c["name"], c["domain"], c["value"]) for c in await context.cookies()}
-                button = page.get_by_role("button", name=self.names[pass_]).first
-                try:
-                    await button.click(timeout=5000)
-                    banner = True
-                except Error:
-                    banner = False
+                banner = await self._decide(page, pass_)
                 del requests[:]
                 await self._quiet(page)  # the decision is recorded, released tags load
                 await self._load(page, url, reload=True)
