@@ -140,6 +140,13 @@ class Recorder:
         await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
         await self._quiet(page)
 
+    async def _with_region(self, route: Any) -> None:
+        """Add the region headers on the way out, as a CDN does between the visitor and the
+        server: headers set by the page (Playwright's extra_http_headers) would count as the
+        page's own, and a cross-origin POST that names them is refused at its CORS preflight."""
+        headers = await route.request.all_headers()
+        await route.continue_(headers={**headers, **self.headers})
+
     async def _decide(self, page: Any, pass_: str) -> bool:
         """Click the pass's button: in the first layer, else (a notice without Accept all)
         in the preferences that Customize opens. Whether it was found and clicked."""
@@ -163,8 +170,9 @@ class Recorder:
         context = await self.browser.new_context(
             locale=self.locale,
             viewport={"width": 1280, "height": 800},
-            extra_http_headers=self.headers,
         )
+        if self.headers:
+            await context.route("**/*", self._with_region)
         requests: list[str] = []
         try:
             page = await context.new_page()
