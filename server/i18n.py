@@ -93,6 +93,7 @@ TEXTS = {
         "f_reload_on_withdrawal": "撤回時の再読み込み",
         "f_notice": "お知らせ",
         "f_appearance": "バナーの表示",
+        "f_regimes": "地域別のルール",
         "f_organization": "運営者の情報",
         "f_key": "キー",
         # The visitor's own page.
@@ -232,6 +233,7 @@ TEXTS = {
         "f_reload_on_withdrawal": "reload on withdrawal",
         "f_notice": "notice",
         "f_appearance": "banner appearance",
+        "f_regimes": "regional rules",
         "f_organization": "organization",
         "f_key": "key",
         "consent_title": "Your consent records",

@@ -148,6 +148,10 @@ def init_app(app: Flask) -> None:
         setting("SUBDIVISION_HEADER", SUBDIVISION_HEADER_ENV),
     )
     app.config["REGION_HEADER"], app.config["SUBDIVISION_HEADER"] = region, subdivision
+    if region:  # loaded as the worker starts, not on its first visitor (~60-130 ms)
+        countries()
+    if subdivision:
+        subdivisions()
 
 
 def vary_headers() -> list[str]:

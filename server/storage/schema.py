@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..registry import DEFAULT_RETENTION_DAYS
+from .util import ms_to_iso
 
 # Each step moves the schema from version i to i + 1; steps only ever get appended.
 STEPS = [
@@ -249,10 +250,16 @@ def _regimes(db):
         ") WITHOUT ROWID"
     )
     db.execute("DELETE FROM figures_regimes")
-    db.execute(
+    # Grouped by whole UTC days in SQL (portable integer division), named in Python.
+    day_ms = 86_400_000
+    rows = db.execute(
+        f"SELECT site_key, recorded_at / {day_ms}, COALESCE(regime, 'opt_in'), action, COUNT(*) "
+        "FROM decisions GROUP BY 1, 2, 3, 4"
+    ).fetchall()
+    db.conn.executemany(
         "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
-        "SELECT site_key, strftime('%Y-%m-%d', recorded_at / 1000, 'unixepoch'), "
-        "COALESCE(regime, 'opt_in'), action, COUNT(*) FROM decisions GROUP BY 1, 2, 3, 4"
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + excluded.decisions",
+        [(s, ms_to_iso(d * day_ms)[:10], r, a, n) for s, d, r, a, n in rows],
     )
 
 
