@@ -557,6 +557,48 @@ def _schemas() -> dict[str, Schema]:
                     )
                 ),
                 "vendors": _array(published_vendor),
+                # Which regime applies where (docs/regions.md, "The disclosure").
+                "regimes": _obj(
+                    {
+                        "default": regime,
+                        "regions": _array(
+                            _obj(
+                                {
+                                    "region": {"type": "string", "example": "JP"},
+                                    "name": _ref("Texts"),
+                                    "regime": regime,
+                                },
+                                required=["region", "name", "regime"],
+                            ),
+                            description="Most specific first: the first that matches applies",
+                        ),
+                    },
+                    required=["default", "regions"],
+                ),
+                "opt_out": _obj(
+                    {
+                        "regimes": _array(regime),
+                        "vendors": _array(
+                            _obj(
+                                {
+                                    "vendor": {"type": "string"},
+                                    "category": {"type": "string"},
+                                    "switch": {
+                                        **BOOL,
+                                        "description": "A switch in the site's Cookie settings "
+                                        "(false: a required category)",
+                                    },
+                                    "opt_out_url": {"type": "string", "nullable": True},
+                                },
+                                required=["vendor", "category", "switch", "opt_out_url"],
+                            )
+                        ),
+                    },
+                    required=["regimes", "vendors"],
+                    nullable=True,
+                    description="How to stop each vendor's transmissions, where a regime lets "
+                    "them happen until refused (opt_out, notice); null where none does",
+                ),
                 "history": _array(
                     _obj(
                         {
@@ -576,6 +618,8 @@ def _schemas() -> dict[str, Schema]:
                 "organization",
                 "categories",
                 "vendors",
+                "regimes",
+                "opt_out",
                 "history",
             ],
         ),
