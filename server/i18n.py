@@ -80,6 +80,7 @@ TEXTS = {
         "opt_out_route": "送信の停止",
         "route_switch": "{site}の「Cookie設定」で「{name}」をオフにする",
         "route_required": "サイトの動作に必要なため、「Cookie設定」では停止できません",
+        "gpc_refusal": "ブラウザがGlobal Privacy Control（GPC）の信号を送っている場合、{site}はそれを次のカテゴリの拒否として扱います：{categories}。",
         "not_found_title": "ページが見つかりません",
         "not_found_site": "お探しのサイトまたは版は公開されていません。",
         "back_home": "プライバシーセンターのトップへ",
@@ -250,6 +251,8 @@ TEXTS = {
         "opt_out_route": "How to stop it",
         "route_switch": 'Switch off "{name}" in "Cookie settings" on {site}',
         "route_required": 'Needed for the site to work: it cannot be switched off in "Cookie settings"',
+        "gpc_refusal": "If your browser sends a Global Privacy Control (GPC) signal, {site} takes it "
+        "as a refusal of: {categories}.",
         "not_found_title": "Page not found",
         "not_found_site": "The site or revision you are looking for is not published.",
         "back_home": "Back to the privacy center",

@@ -578,6 +578,10 @@ def _schemas() -> dict[str, Schema]:
                 "opt_out": _obj(
                     {
                         "regimes": _array(regime),
+                        "gpc_refuses": _array(
+                            {"type": "string"},
+                            description="Categories a Global Privacy Control signal refuses",
+                        ),
                         "vendors": _array(
                             _obj(
                                 {
@@ -594,7 +598,7 @@ def _schemas() -> dict[str, Schema]:
                             )
                         ),
                     },
-                    required=["regimes", "vendors"],
+                    required=["regimes", "gpc_refuses", "vendors"],
                     nullable=True,
                     description="How to stop each vendor's transmissions, where a regime lets "
                     "them happen until refused (opt_out, notice); null where none does",

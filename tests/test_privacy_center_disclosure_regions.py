@@ -172,6 +172,7 @@ def test_each_vendor_has_its_opt_out_route(client, db, registry_doc):
     assert doc["regimes"] == {"default": "notice", "regions": []}
     assert doc["opt_out"] == {
         "regimes": ["notice"],
+        "gpc_refuses": ["advertising"],
         "vendors": [
             {"vendor": "video", "category": "necessary", "switch": False, "opt_out_url": None},
             {
@@ -247,3 +248,22 @@ def test_region_names_in_both_languages(key, ja, en):
     assert region_name(key, "ja") == ja
     if en:
         assert region_name(key, "en") == en
+
+
+def test_the_opt_out_section_names_what_gpc_refuses_where_the_site_honours_it(
+    client, db, registry_doc
+):
+    publish(db, registry_doc, {"default": "opt_out"})
+    text = _text(page(client, "en"))
+    assert (
+        "If your browser sends a Global Privacy Control (GPC) signal, Sample Shop takes it as a "
+        "refusal of: Advertising." in text
+    )
+    assert "次のカテゴリの拒否として扱います：広告。" in _text(page(client, "ja"))
+
+    def no_gpc(doc):
+        doc["sites"][0]["honor_gpc"] = False
+
+    publish(db, registry_doc, {"default": "opt_out"}, no_gpc)
+    assert "Global Privacy Control" not in page(client, "en")
+    assert client.get("/api/v1/sites/shop/disclosure").get_json()["opt_out"]["gpc_refuses"] == []

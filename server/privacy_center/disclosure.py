@@ -94,8 +94,15 @@ def opt_out_routes(content: dict, vendors: list[dict], rules: dict) -> dict | No
     if not regimes_in_use(rules) & REFUSABLE:
         return None
     required = {c["key"] for c in content["categories"] if c["required"]}
+    honours_gpc = bool(content["site"].get("honor_gpc"))
     return {
         "regimes": sorted(regimes_in_use(rules) & REFUSABLE),
+        # The categories that a browser's Global Privacy Control signal refuses by itself.
+        "gpc_refuses": [
+            c["key"]
+            for c in content["categories"]
+            if honours_gpc and c.get("gpc_refuses") and not c["required"]
+        ],
         "vendors": [
             {
                 "vendor": vendor["key"],

@@ -100,6 +100,11 @@ def site_disclosure(site_key):
         history=history,
         consent=consent_model(doc["regimes"]),
         routes={item["vendor"]: item for item in (doc["opt_out"] or {}).get("vendors", [])},
+        gpc_refuses=[
+            text_in(c["name"], lang)
+            for c in doc["categories"]
+            if c["key"] in (doc["opt_out"] or {}).get("gpc_refuses", [])
+        ],
         site_name=text_in(doc["site"]["name"], lang),
         organization=doc["organization"],
     )
