@@ -144,8 +144,13 @@ class Recorder:
         """Add the region headers on the way out, as a CDN does between the visitor and the
         server: headers set by the page (Playwright's extra_http_headers) would count as the
         page's own, and a cross-origin POST that names them is refused at its CORS preflight."""
-        headers = await route.request.all_headers()
-        await route.continue_(headers={**headers, **self.headers})
+        from playwright.async_api import Error
+
+        try:
+            headers = await route.request.all_headers()
+            await route.continue_(headers={**headers, **self.headers})
+        except Error:
+            pass  # the page or its context closed while the request was on its way
 
     async def _decide(self, page: Any, pass_: str) -> bool:
         """Click the pass's button: in the first layer, else (a notice without Accept all)
