@@ -426,6 +426,10 @@ JA = {
     "A scan of this site is still running; wait for it to finish.": "このサイトのスキャンが実行中です。終わるまでお待ちください。",
     "Publish the site first: a scan checks the pages against the published revision.": "先にサイトを公開してください。スキャンはページを公開中のリビジョンと照合します。",
     "Scan after each publish": "公開のたびにスキャン",
+    # Scanning per region (docs/regions.md, "Scanning per region")
+    "Visitor's region": "訪問者の地域",
+    "Optional: a country (JP) or a subdivision (US-CA). The scan sends the region header this server reads ({header}) and checks the pages under that region's rule. Empty: the site's default rule.": "任意：国（JP）または地域区分（US-CA）。このサーバーが読む地域のヘッダー（{header}）を付けてページを読み込み、その地域のルールで確認します。空欄の場合はサイトの既定のルールで確認します。",
+    "No region: the site's default rule": "地域なし（サイトの既定のルール）",
     "With the pages and page limit of the last scan.": "前回のスキャンと同じページとページ数で行います。",
     "This site is scanned after each publish.": "このサイトは公開のたびにスキャンされます。",
     "This site is no longer scanned after each publish.": "このサイトは公開時にスキャンされなくなりました。",

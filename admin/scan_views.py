@@ -34,6 +34,8 @@ PASS_TITLES = {
     "reject_all": "Reject all",
     "accept_all": "Accept all",
 }
+# The regimes' names, as the site form and the figures say them (admin/messages_ja.py).
+REGIME_TITLES = {"opt_in": "Opt-in", "opt_out": "Opt-out", "notice": "Notice"}
 REFRESH_SECONDS = 3
 START_REFUSALS = {
     "scan_running": "A scan of this site is still running; wait for it to finish.",
@@ -65,6 +67,7 @@ def scans(key):
             history=history,
             running=running,
             values={"max_pages": jobs.DEFAULT_MAX_PAGES},
+            region_header=current_app.config.get("REGION_HEADER"),
             after_publish=scan_store.after_publish(get_db(), key),
             refresh=REFRESH_SECONDS if running else None,
         )
@@ -82,6 +85,8 @@ def scan_start(key):
     max_pages = forms.number(request.form, "max_pages")
     if max_pages is not None:
         body["max_pages"] = max_pages
+    if (request.form.get("region") or "").strip():
+        body["region"] = request.form["region"]
     try:
         scan = jobs.start(get_db(), current_app.config["DATABASE"], key, body, g.actor)
     except Invalid as error:
@@ -141,6 +146,7 @@ def scan(key, scan_id):
             groups=groups,
             kind_titles=KIND_TITLES,
             pass_titles=PASS_TITLES,
+            regime_titles=REGIME_TITLES,
             assigned={a["vendor"] for a in site["vendors"]},
             refresh=REFRESH_SECONDS if active else None,
         )

@@ -441,3 +441,47 @@ def test_records_on_a_phone_label_every_cell(browser, demo_server, lang):
     check_axe(page, f"consent-records-phone-{lang}")
     shoot(page, f"consent-records-phone-{lang}")
     context.close()
+
+
+def _regional_rules(doc):
+    doc["sites"][0]["regimes"] = {
+        "default": "opt_in",
+        "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out", "EU": "opt_in"},
+    }
+
+
+@pytest.fixture(scope="module")
+def regional_server(tmp_path_factory):
+    """The demo with regional rules on the news site: a notice in Japan, opt-out in the US."""
+    doc = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    path, _ = _published(tmp_path_factory, "regional", doc, [_regional_rules])
+    server = Server(path)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_rules_by_region_and_opt_out_routes_pass_axe_and_fit_a_phone(
+    browser, regional_server, lang
+):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.goto(f"{regional_server.url}/sites/news/disclosure?lang={lang}")
+    japan = "日本" if lang == "ja" else "Japan"
+    rules = page.get_by_role("table").filter(has=page.get_by_role("rowheader", name=japan))
+    expect(rules.get_by_role("row")).to_have_count(6)  # the header, four regions, the default
+    expect(rules.get_by_role("row", name=japan)).to_contain_text(
+        "通知・公表（外部送信規律）" if lang == "ja" else "Notice (Japan's rules on external"
+    )
+    analytics = page.locator("article[data-vendor=google-analytics]")
+    expect(analytics.locator(".opt-out-route a.opt-out")).to_have_attribute(
+        "href", "https://tools.google.com/dlpage/gaoptout"
+    )
+    check_axe(page, f"disclosure-regions-{lang}")
+    shoot(page, f"disclosure-regions-{lang}")
+    for width in (390, 320):
+        page.set_viewport_size({"width": width, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    check_axe(page, f"disclosure-regions-phone-{lang}")
+    shoot(page, f"disclosure-regions-phone-{lang}")
+    context.close()

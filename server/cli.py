@@ -556,9 +556,16 @@ class ScanUsageError(click.ClickException):
     show_default=True,
     help="Exit 1 on findings of this level: leaks, any (all but not_seen), none.",
 )
+@click.option(
+    "--region",
+    default=None,
+    metavar="CC[-SUB]",
+    help="Scan as a visitor from this region (JP, US-CA): sets the headers named by "
+    "PRIVACY_CENTER_REGION_HEADER (and _SUBDIVISION_HEADER) and applies its regime.",
+)
 @click.option("--stored-scan", type=int, default=None, hidden=True)
 @click.pass_context
-def scan(ctx, site_key, urls, max_pages, fmt, fail_on, stored_scan):
+def scan(ctx, site_key, urls, max_pages, fmt, fail_on, region, stored_scan):
     """Scan a site's pages in Chromium against its published revision.
 
     Exit status: 0 clean, 1 findings at or above --fail-on, 2 the scan could not be run.
@@ -573,7 +580,7 @@ def scan(ctx, site_key, urls, max_pages, fmt, fail_on, stored_scan):
     if stored_scan is not None:  # started from the admin API or UI, in the background
         ctx.exit(jobs.run_stored(db, stored_scan))
     try:
-        result = run_scan(db, site_key, urls, max_pages)
+        result = run_scan(db, site_key, urls, max_pages, region=region)
     except (ScanRefused, BrowserMissing, PageFailed) as error:
         raise ScanUsageError(str(error)) from None
     if fmt == "json":

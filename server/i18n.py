@@ -56,6 +56,31 @@ TEXTS = {
         "revision_shown_current": "第{number}版（現在の版・表示中）",
         "read_current_revision": "第{number}版（現在の版）を読む",
         "json_link": "この開示のJSON",
+        # The disclosure's regional rules and opt-out routes (docs/regions.md, "The disclosure").
+        "rules_by_region": "地域ごとのルール",
+        "rules_by_region_intro": "{site}では、アクセス元の地域（当社のサーバーの前段のネットワークが接続ごとに伝える国・地域）に応じて、次のルールを適用します。"
+        "複数の行に当てはまる場合は、上の行が優先されます。",
+        "region_col": "地域",
+        "rule_col": "ルール",
+        "region_default": "その他の地域",
+        "region_everywhere": "すべての地域",
+        "regime_what_opt_in": "同意いただくまで、任意の送信は行いません。",
+        "regime_what_opt_out": "拒否されない限り、任意の送信を行います。いつでも拒否できます。",
+        "regime_what_notice": "このページで公表している送信を、拒否されない限り行います。いつでも拒否できます。",
+        "how_to_opt_out": "送信を停止する方法（オプトアウト）",
+        "how_to_opt_out_text": "{site}の画面にある「Cookie設定」（または外部送信についての通知の「詳細設定」）を開くと、"
+        "カテゴリごと・事業者ごとのスイッチで送信を停止できます。「すべて拒否する」を選ぶと、任意の送信をすべて停止します。"
+        "選択は記録され、「Cookie設定」にある同意の記録へのリンクから、このプライバシーセンターでも確認・撤回できます。"
+        "事業者が独自のオプトアウトの手段を提供している場合は、各事業者の欄に示します。",
+        "optional_note_mixed": "オプトインのルールの地域では、同意いただいた場合にのみ送信されます。"
+        "それ以外の地域では、拒否されない限り送信されます。いつでも拒否・撤回できます。",
+        "optional_note_refusable": "拒否されない限り送信されます。いつでも拒否できます。",
+        "consent_mixed": "オプトインのルールの地域では必要。それ以外の地域では不要ですが、いつでも拒否できます",
+        "consent_refusable": "不要（いつでも拒否できます）",
+        "opt_out_route": "送信の停止",
+        "route_switch": "{site}の「Cookie設定」で「{name}」をオフにする",
+        "route_required": "サイトの動作に必要なため、「Cookie設定」では停止できません",
+        "gpc_refusal": "ブラウザがGlobal Privacy Control（GPC）の信号を送っている場合、{site}はそれを次のカテゴリの拒否として扱います：{categories}。",
         "not_found_title": "ページが見つかりません",
         "not_found_site": "お探しのサイトまたは版は公開されていません。",
         "back_home": "プライバシーセンターのトップへ",
@@ -197,6 +222,37 @@ TEXTS = {
         "revision_shown_current": "Revision {number} (current, shown here)",
         "read_current_revision": "Read revision {number} (current)",
         "json_link": "This disclosure as JSON",
+        # The disclosure's regional rules and opt-out routes (docs/regions.md, "The disclosure").
+        "rules_by_region": "Rules by region",
+        "rules_by_region_intro": "{site} applies the rule of the region you visit from (as the network in front of "
+        "our server reports it for your connection). Where several rows match, the first one applies.",
+        "region_col": "Region",
+        "rule_col": "Rule",
+        "region_default": "Everywhere else",
+        "region_everywhere": "Everywhere",
+        "regime_what_opt_in": "Nothing optional is sent until you agree.",
+        "regime_what_opt_out": "Optional transmissions take place unless you refuse them; "
+        "you can refuse at any time.",
+        "regime_what_notice": "The transmissions published on this page take place unless you refuse "
+        "them; you can refuse at any time.",
+        "how_to_opt_out": "How to stop the transmissions (opt-out)",
+        "how_to_opt_out_text": 'On {site}, open "Cookie settings" (or "Customize" in the notice about '
+        "external transmission): a switch for each category and each company stops its "
+        'transmissions, and "Reject all" stops every optional one. Your choice is recorded; the '
+        'link to your consent record in "Cookie settings" opens this privacy center\'s page, where '
+        "you can read and withdraw it. Where a company offers its own opt-out, it is given with "
+        "that company below.",
+        "optional_note_mixed": "Where the opt-in rule applies, sent only if you agree; elsewhere, sent "
+        "unless you refuse. You can refuse or withdraw at any time.",
+        "optional_note_refusable": "Sent unless you refuse. You can refuse at any time.",
+        "consent_mixed": "needed where the opt-in rule applies; elsewhere not needed, but you can "
+        "refuse at any time",
+        "consent_refusable": "not needed (you can refuse at any time)",
+        "opt_out_route": "How to stop it",
+        "route_switch": 'Switch off "{name}" in "Cookie settings" on {site}',
+        "route_required": 'Needed for the site to work: it cannot be switched off in "Cookie settings"',
+        "gpc_refusal": "If your browser sends a Global Privacy Control (GPC) signal, {site} takes it "
+        "as a refusal of: {categories}.",
         "not_found_title": "Page not found",
         "not_found_site": "The site or revision you are looking for is not published.",
         "back_home": "Back to the privacy center",

@@ -363,7 +363,13 @@ def _schemas() -> dict[str, Schema]:
                 required=["pages_done", "pages_total"],
             ),
             "options": _obj(
-                {"urls": _array({"type": "string"}), "max_pages": INT},
+                {
+                    "urls": _array({"type": "string"}),
+                    "max_pages": INT,
+                    "region": _nullable(
+                        {"type": "string", "description": "The visitor's region scanned as"}
+                    ),
+                },
                 required=["urls", "max_pages"],
             ),
             "requested_by": {"type": "string"},
@@ -429,6 +435,13 @@ def _schemas() -> dict[str, Schema]:
             "properties": {
                 **scan_summary["properties"],
                 "scanned_at": _nullable(dict(TIME)),
+                "regime": _nullable(
+                    {
+                        "type": "string",
+                        "enum": list(regions.REGIMES),
+                        "description": "The regime the pages were checked under",
+                    }
+                ),
                 "counts": {"type": "object", "nullable": True, "description": "Findings by kind"},
                 "findings": _array(
                     _obj(
@@ -544,6 +557,52 @@ def _schemas() -> dict[str, Schema]:
                     )
                 ),
                 "vendors": _array(published_vendor),
+                # Which regime applies where (docs/regions.md, "The disclosure").
+                "regimes": _obj(
+                    {
+                        "default": regime,
+                        "regions": _array(
+                            _obj(
+                                {
+                                    "region": {"type": "string", "example": "JP"},
+                                    "name": _ref("Texts"),
+                                    "regime": regime,
+                                },
+                                required=["region", "name", "regime"],
+                            ),
+                            description="Most specific first: the first that matches applies",
+                        ),
+                    },
+                    required=["default", "regions"],
+                ),
+                "opt_out": _obj(
+                    {
+                        "regimes": _array(regime),
+                        "gpc_refuses": _array(
+                            {"type": "string"},
+                            description="Categories a Global Privacy Control signal refuses",
+                        ),
+                        "vendors": _array(
+                            _obj(
+                                {
+                                    "vendor": {"type": "string"},
+                                    "category": {"type": "string"},
+                                    "switch": {
+                                        **BOOL,
+                                        "description": "A switch in the site's Cookie settings "
+                                        "(false: a required category)",
+                                    },
+                                    "opt_out_url": {"type": "string", "nullable": True},
+                                },
+                                required=["vendor", "category", "switch", "opt_out_url"],
+                            )
+                        ),
+                    },
+                    required=["regimes", "gpc_refuses", "vendors"],
+                    nullable=True,
+                    description="How to stop each vendor's transmissions, where a regime lets "
+                    "them happen until refused (opt_out, notice); null where none does",
+                ),
                 "history": _array(
                     _obj(
                         {
@@ -563,6 +622,8 @@ def _schemas() -> dict[str, Schema]:
                 "organization",
                 "categories",
                 "vendors",
+                "regimes",
+                "opt_out",
                 "history",
             ],
         ),
@@ -1033,6 +1094,14 @@ def document() -> dict:
                             "minimum": 1,
                             "maximum": scan_jobs.MAX_PAGES,
                         },
+                        "region": _nullable(
+                            {
+                                "type": "string",
+                                "maxLength": 6,
+                                "description": "Scan as a visitor from this country (JP) or "
+                                "subdivision (US-CA): needs the server's region header",
+                            }
+                        ),
                     },
                     closed=True,
                 ),

@@ -10,10 +10,11 @@ ORIGIN = "https://shop.example.co.jp"
 PAGE = ORIGIN + "/"
 
 
-def content(regime=None):
+def content(regime=None, regions=None):
+    """A revision's content; `regime` its default regime, `regions` its per-region rules."""
     site = {"key": "shop", "origins": [ORIGIN], "languages": ["ja", "en"], "default_language": "ja"}
-    if regime:
-        site["regime"] = regime
+    if regime or regions:
+        site["regimes"] = {"default": regime or "opt_in", "regions": regions or {}}
     return {
         "site": site,
         "categories": [
@@ -131,6 +132,77 @@ def test_an_opt_out_or_notice_regime_expects_tags_before_a_decision():
     assert kinds(rules.findings(content("opt_out"), seen)) == []
     assert kinds(rules.findings(content("notice"), seen)) == []
     assert [k for k, _, _ in kinds(rules.findings(content("opt_in"), seen))] == ["before_decision"]
+
+
+def test_a_scan_with_a_region_uses_that_regions_regime_and_without_one_the_default():
+    """A site that is opt-in by default and a notice in Japan: a tag before the decision is a
+    leak for a visitor from nowhere in particular, and expected for one from Japan."""
+    site = content(regions={"JP": "notice", "US-CA": "opt_out", "EU": "opt_in"})
+    seen = [
+        obs("no_decision", ["www.google-analytics.com"]),
+        obs("reject_all", ["www.google-analytics.com"]),
+    ]
+    assert rules.scan_regime(site, None) == "opt_in"
+    assert rules.scan_regime(site, "JP") == "notice"
+    assert rules.scan_regime(site, "US-CA") == "opt_out"
+    assert rules.scan_regime(site, "US-TX") == "opt_in"
+    assert rules.scan_regime(site, "DE") == "opt_in"
+    everywhere = [k for k, _, _ in kinds(rules.findings(site, seen))]
+    assert everywhere == ["before_decision", "after_refusal"]
+    japan = rules.findings(site, seen, regime=rules.scan_regime(site, "JP"))
+    # A refusal binds in every regime: what still runs after Reject all stays a leak.
+    assert kinds(japan) == [("after_refusal", "reject_all", "www.google-analytics.com")]
+    assert rules.exit_status(japan, "leaks") == 1
+    # A site whose default is a notice: no region needed for tags to be expected.
+    assert [k for k, _, _ in kinds(rules.findings(content("notice"), seen))] == ["after_refusal"]
+
+
+@pytest.mark.parametrize(
+    "given, region",
+    [("JP", "JP"), ("jp", "JP"), (" us-ca ", "US-CA"), ("JP-13", "JP-13"), ("GB", "GB")],
+)
+def test_a_scan_region_is_a_country_or_a_subdivision(given, region):
+    assert rules.scan_region(given) == region
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ("EU", "EU is a group, not a visitor's region: name one of its countries (AT, BE, …)"),
+        ("EEA", "EEA is a group"),
+        ("XX", "'XX' is not an ISO 3166-1 alpha-2 country code"),
+        ("UK", "the United Kingdom is GB"),
+        ("US-ZZ", "'US-ZZ' is not an ISO 3166-2 subdivision code"),
+        ("Japan", "must be a country (JP), a subdivision (US-CA, ISO 3166-2)"),
+        ("", "must be a country"),
+    ],
+)
+def test_anything_else_is_refused_with_a_reason(given, message):
+    with pytest.raises(ValueError) as refused:
+        rules.scan_region(given)
+    assert message in str(refused.value)
+
+
+def test_the_region_goes_in_the_headers_the_deployment_names():
+    names = ("CF-IPCountry", "CF-Region-Code")
+    assert rules.region_headers("JP", names) == {"CF-IPCountry": "JP"}
+    assert rules.region_headers("US-CA", names) == {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
+    assert rules.region_headers("JP", ("CloudFront-Viewer-Country", None)) == {
+        "CloudFront-Viewer-Country": "JP"
+    }
+    with pytest.raises(ValueError, match="needs PRIVACY_CENTER_REGION_HEADER"):
+        rules.region_headers("JP", (None, None))
+    with pytest.raises(ValueError, match="subdivision and needs PRIVACY_CENTER_SUBDIVISION_HEADER"):
+        rules.region_headers("US-CA", ("CF-IPCountry", None))
+
+
+def test_the_headers_read_back_as_the_same_region_on_the_server():
+    """What the scan sends is what server/regions.py makes of it: the same region."""
+    from server import regions
+
+    for region in ("JP", "US-CA", "JP-13", "DE"):
+        headers = rules.region_headers(region, ("C", "S"))
+        assert regions.parse_region(headers["C"], headers.get("S")) == region
 
 
 def test_an_unnamed_host_is_undisclosed_once_with_the_catalog_vendor_behind_it():

@@ -13,7 +13,7 @@ from ..i18n import text_in
 from ..storage import registry as registry_store
 from ..storage import revisions as revision_store
 from . import bp, not_found, render, visitor_language
-from .disclosure import change_lines, disclosure, grouped
+from .disclosure import change_lines, consent_model, disclosure, grouped
 
 # Raw HTML off: an admin's Markdown can format text and link, never inject markup or script.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -98,6 +98,13 @@ def site_disclosure(site_key):
         doc=doc,
         groups=grouped(doc),
         history=history,
+        consent=consent_model(doc["regimes"]),
+        routes={item["vendor"]: item for item in (doc["opt_out"] or {}).get("vendors", [])},
+        gpc_refuses=[
+            text_in(c["name"], lang)
+            for c in doc["categories"]
+            if c["key"] in (doc["opt_out"] or {}).get("gpc_refuses", [])
+        ],
         site_name=text_in(doc["site"]["name"], lang),
         organization=doc["organization"],
     )

@@ -45,6 +45,9 @@ def detail(scan: Json) -> Json:
     return {
         **summary(scan),
         "scanned_at": result.get("scanned_at"),
+        # The regime the pages were checked under: the scanned region's (options.region),
+        # else the site's default; null until the scan is done.
+        "regime": result.get("regime"),
         "counts": result.get("counts"),
         "findings": result.get("findings", []),
         "pages": result.get("pages", []),

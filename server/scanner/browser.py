@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +34,8 @@ LAUNCH_ARGS = [
 BUTTONS = {
     "reject_all": {"en": "Reject all", "ja": "すべて拒否する"},
     "accept_all": {"en": "Accept all", "ja": "すべて同意する"},
+    # Where a notice has no Accept all of its own, the preferences it opens do.
+    "customize": {"en": "Customize", "ja": "詳細設定"},
 }
 LOCALES = {"ja": "ja-JP", "en": "en-US"}
 HELD_JS = """() => [...document.querySelectorAll(
@@ -98,8 +100,11 @@ class Recorder:
         *,
         timeout_ms: int = 30000,
         quiet_ms: int = 5000,
+        headers: Mapping[str, str] | None = None,
     ):
         self.browser = browser
+        # The region headers a CDN would set (`--region`), on every request of every context.
+        self.headers = dict(headers or {})
         ordered = [default_language] + [lang for lang in languages if lang != default_language]
         self.locale = LOCALES.get(default_language, default_language)
         self.names = {
@@ -135,13 +140,44 @@ class Recorder:
         await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
         await self._quiet(page)
 
+    async def _with_region(self, route: Any) -> None:
+        """Add the region headers on the way out, as a CDN does between the visitor and the
+        server: headers set by the page (Playwright's extra_http_headers) would count as the
+        page's own, and a cross-origin POST that names them is refused at its CORS preflight."""
+        from playwright.async_api import Error
+
+        try:
+            headers = await route.request.all_headers()
+            await route.continue_(headers={**headers, **self.headers})
+        except Error:
+            pass  # the page or its context closed while the request was on its way
+
+    async def _decide(self, page: Any, pass_: str) -> bool:
+        """Click the pass's button: in the first layer, else (a notice without Accept all)
+        in the preferences that Customize opens. Whether it was found and clicked."""
+        from playwright.async_api import Error
+
+        button = page.get_by_role("button", name=self.names[pass_])
+        customize = page.get_by_role("button", name=self.names["customize"])
+        try:
+            await button.or_(customize).first.wait_for(timeout=5000)
+            if not await button.first.is_visible():
+                await customize.first.click(timeout=5000)
+            await button.first.click(timeout=5000)
+        except Error:
+            return False
+        return True
+
     async def record(self, url: str, pass_: str) -> Json:
         from playwright.async_api import Error
 
         started = time.monotonic()
         context = await self.browser.new_context(
-            locale=self.locale, viewport={"width": 1280, "height": 800}
+            locale=self.locale,
+            viewport={"width": 1280, "height": 800},
         )
+        if self.headers:
+            await context.route("**/*", self._with_region)
         requests: list[str] = []
         try:
             page = await context.new_page()
@@ -156,12 +192,7 @@ class Recorder:
                 links = await page.evaluate(LINKS_JS)
             else:
                 before = {(c["name"], c["domain"], c["value"]) for c in await context.cookies()}
-                button = page.get_by_role("button", name=self.names[pass_]).first
-                try:
-                    await button.click(timeout=5000)
-                    banner = True
-                except Error:
-                    banner = False
+                banner = await self._decide(page, pass_)
                 del requests[:]
                 await self._quiet(page)  # the decision is recorded, released tags load
                 await self._load(page, url, reload=True)

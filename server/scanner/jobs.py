@@ -13,14 +13,16 @@ import sys
 import threading
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlite_utils import Database
 
+from .. import regions
 from ..services.errors import Conflict, Invalid, NotFound
 from ..storage import registry as registry_store
 from ..storage import scans as store
 from . import rules
 from .browser import BrowserMissing, PageFailed
-from .run import DEFAULT_MAX_PAGES, ScanRefused, scan, start_urls, target
+from .run import DEFAULT_MAX_PAGES, ScanRefused, header_names, scan, start_urls, target, visitor
 
 Json = dict[str, Any]
 MAX_URLS = 20
@@ -28,7 +30,8 @@ MAX_PAGES = 100
 
 
 def options_from(body: Json) -> Json:
-    """The options of a scan from a request body: {"urls": [...], "max_pages": n}."""
+    """The options of a scan from a request body: {"urls": [...], "max_pages": n, "region":
+    "JP"} (region optional: null scans as a visitor from nowhere in particular)."""
     problems = []
     urls = body.get("urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
@@ -41,12 +44,35 @@ def options_from(body: Json) -> Json:
         problems.append(f"max_pages: must be a whole number from 1 to {MAX_PAGES}")
     elif not 1 <= max_pages <= MAX_PAGES:
         problems.append(f"max_pages: must be a whole number from 1 to {MAX_PAGES}")
-    unknown = sorted(set(body) - {"urls", "max_pages"})
+    region = body.get("region")
+    if region is not None and not isinstance(region, str):
+        problems.append("region: must be a country (JP) or a subdivision (US-CA)")
+        region = None
+    elif isinstance(region, str) and not region.strip():
+        region = None  # an empty form field: no region
+    elif region is not None:
+        try:
+            region = rules.scan_region(region)
+        except ValueError as error:
+            problems.append(f"region: {error}")
+    unknown = sorted(set(body) - {"urls", "max_pages", "region"})
     if unknown:
         problems.append(f"{unknown[0]}: unknown field")
     if problems:
         raise Invalid(problems)
-    return {"urls": [u.strip() for u in urls if u.strip()], "max_pages": max_pages}
+    return {
+        "urls": [u.strip() for u in urls if u.strip()],
+        "max_pages": max_pages,
+        "region": region,
+    }
+
+
+def serving_header_names() -> tuple[str | None, str | None]:
+    """The region header names of the server starting the scan (its app's, which may come
+    from its config rather than the environment), else the environment's."""
+    if has_app_context() and "REGION_HEADER" in current_app.config:
+        return current_app.config["REGION_HEADER"], current_app.config["SUBDIVISION_HEADER"]
+    return header_names()
 
 
 def start(db: Database, database_path: str, site_key: str, body: Json, actor: str) -> Json:
@@ -66,6 +92,11 @@ def start(db: Database, database_path: str, site_key: str, body: Json, actor: st
         start_urls(revision, options["urls"])
     except ScanRefused as error:
         raise Invalid([f"urls: {error}"]) from None
+    try:
+        names = serving_header_names() if options["region"] else (None, None)
+        visitor(revision, options["region"], names)
+    except ScanRefused as error:
+        raise Invalid([str(error).replace("--region: ", "region: ", 1)]) from None
     scan_id = store.create(db, site_key, revision["number"], options, actor)
     if scan_id is None:
         raise Conflict(
@@ -75,7 +106,7 @@ def start(db: Database, database_path: str, site_key: str, body: Json, actor: st
             key=site_key,
         )
     try:
-        launch(database_path, site_key, scan_id)
+        launch(database_path, site_key, scan_id, names)
     except OSError as error:  # no process could start: the scan must not block the next one
         store.fail(db, scan_id, f"the scanning process did not start: {error}")
     found = store.get(db, site_key, scan_id)
@@ -83,7 +114,21 @@ def start(db: Database, database_path: str, site_key: str, body: Json, actor: st
     return found
 
 
-def launch(database_path: str, site_key: str, scan_id: int) -> None:
+def launch(
+    database_path: str,
+    site_key: str,
+    scan_id: int,
+    names: tuple[str | None, str | None] = (None, None),
+) -> None:
+    # The scan's process sends the region headers under the names this server reads.
+    env = {**os.environ}
+    for variable, name in zip(
+        (regions.REGION_HEADER_ENV, regions.SUBDIVISION_HEADER_ENV), names, strict=True
+    ):
+        if name:
+            env[variable] = name
+        else:
+            env.pop(variable, None)
     command = [
         sys.executable,
         "-m",
@@ -102,6 +147,7 @@ def launch(database_path: str, site_key: str, scan_id: int) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
+        env=env,
     )
     # Reaped when it ends, so that a long-lived worker collects no zombies.
     threading.Thread(target=process.wait, daemon=True).start()
@@ -140,6 +186,7 @@ def run_stored(db: Database, scan_id: int) -> int:
             options.get("urls") or (),
             options.get("max_pages") or DEFAULT_MAX_PAGES,
             progress=lambda done, total: store.progress(db, scan_id, done, total),
+            region=options.get("region"),
         )
     except (ScanRefused, BrowserMissing, PageFailed) as error:
         store.fail(db, scan_id, str(error))

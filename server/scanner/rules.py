@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import regions
+
 Json = dict[str, Any]
 
 PASSES = ("no_decision", "reject_all", "accept_all")
@@ -20,7 +22,7 @@ INFORMATIONAL = frozenset({"not_seen"})
 FAIL_ON = ("leaks", "any", "none")
 # The widget's own first-party cookie: declared by the privacy center itself.
 OWN_COOKIES = ("pc_consent",)
-# Regimes in which tags may run before a decision (regional rules, once they exist).
+# Regimes in which tags may run before a decision (docs/regions.md).
 NO_PRIOR_CONSENT_REGIMES = frozenset({"opt_out", "notice"})
 # The widget's path on the privacy center's server: its origin is the server's.
 WIDGET_PATH = re.compile(r"^/w/[a-z0-9-]{2,40}\.js$")
@@ -121,9 +123,55 @@ def server_hosts(request_urls: Iterable[str]) -> set[str]:
 
 
 def prior_consent_required(regime: str | None) -> bool:
-    """Whether tags must wait for a decision. Today every site is opt-in; a later regional
-    regime (opt_out, notice) lets them run before one."""
+    """Whether tags must wait for a decision: in opt_in (and without regimes), yes; opt_out
+    and notice let optional tags run until the visitor refuses."""
     return regime not in NO_PRIOR_CONSENT_REGIMES
+
+
+def scan_region(value: str) -> str:
+    """A `--region` as the server would read it from its headers: `JP` or `US-CA`.
+
+    ValueError, readable, for anything else: a group (EU) is no visitor's region, and a code
+    outside ISO 3166 would read as no region at all (the default regime), which the caller
+    would not have meant.
+    """
+    code = value.strip().upper()
+    if code in regions.GROUPS:
+        members = sorted(regions.GROUPS[code])
+        raise ValueError(
+            f"{code} is a group, not a visitor's region: name one of its countries ({members[0]}, "
+            f"{members[1]}, …)"
+        )
+    problem = regions.key_problem(code)
+    if problem:
+        raise ValueError(f"{value.strip()!r} {problem}")
+    return code
+
+
+def region_headers(region: str, names: tuple[str | None, str | None]) -> dict[str, str]:
+    """The request headers a CDN would set for a visitor from `region`, under the deployment's
+    header names (country, subdivision); ValueError, readable, when they cannot carry it."""
+    country_header, subdivision_header = names
+    if not country_header:
+        raise ValueError(
+            f"the region {region} needs {regions.REGION_HEADER_ENV}: the name of the header the "
+            "deployment reads the visitor's country from (e.g. CF-IPCountry)"
+        )
+    headers = {country_header: region[:2]}
+    if "-" in region:
+        if not subdivision_header:
+            raise ValueError(
+                f"the region {region} is a subdivision and needs "
+                f"{regions.SUBDIVISION_HEADER_ENV} (e.g. CF-Region-Code)"
+            )
+        # As Cloudflare and CloudFront send it: the subdivision's own part (CA for US-CA).
+        headers[subdivision_header] = region[3:]
+    return headers
+
+
+def scan_regime(content: Json, region: str | None) -> str:
+    """The regime the published revision applies to a visitor from `region` (None: unknown)."""
+    return regions.regime_for((content.get("site") or {}).get("regimes"), region)
 
 
 def findings(
@@ -146,8 +194,8 @@ def findings(
     # The site's own declared cookies (a later registry field) and the widget's.
     site_cookies = [c["name"] for c in (content.get("site") or {}).get("cookies") or []]
     site_cookies += OWN_COOKIES
-    # The site's regime (regional rules, once they exist), unless the caller names one.
-    guarded = prior_consent_required(regime or (content.get("site") or {}).get("regime"))
+    # The regime the caller names (the scanned region's), else the site's default one.
+    guarded = prior_consent_required(regime or scan_regime(content, None))
 
     out: list[Json] = []
     seen: set[tuple[Any, ...]] = set()

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .. import regions
 from ..storage import revisions as revision_store
 from ..storage.util import now_iso
 from . import rules
@@ -49,6 +50,34 @@ def start_urls(revision: Json, urls: Sequence[str]) -> list[str]:
         return rules.check_urls(urls, revision["content"]["site"]["origins"])
     except rules.OutsideSite as error:
         raise ScanRefused(str(error)) from None
+
+
+def header_names() -> tuple[str | None, str | None]:
+    """The deployment's region header names (PRIVACY_CENTER_REGION_HEADER and
+    PRIVACY_CENTER_SUBDIVISION_HEADER); ScanRefused when one cannot be a header name."""
+    try:
+        return regions.header_settings(
+            os.environ.get(regions.REGION_HEADER_ENV),
+            os.environ.get(regions.SUBDIVISION_HEADER_ENV),
+        )
+    except ValueError as error:
+        raise ScanRefused(str(error)) from None
+
+
+def visitor(
+    revision: Json, region: str | None, names: tuple[str | None, str | None] | None = None
+) -> tuple[str | None, str, dict[str, str]]:
+    """(region, regime, request headers) of the scan's visitor: from `region` (`--region`),
+    else nowhere in particular, which gets the site's default regime. ScanRefused when the
+    region is no visitor's region or the deployment names no header that could carry it."""
+    if region is None:
+        return None, rules.scan_regime(revision["content"], None), {}
+    try:
+        code = rules.scan_region(region)
+        headers = rules.region_headers(code, names if names is not None else header_names())
+    except ValueError as error:
+        raise ScanRefused(f"--region: {error}") from None
+    return code, rules.scan_regime(revision["content"], code), headers
 
 
 def catalog_lookup() -> Callable[[str], Mapping[str, Any] | None]:
@@ -116,11 +145,13 @@ def report(
     pages: list[Json],
     scanned_at: str,
     catalog: Callable[[str], Mapping[str, Any] | None] | None = None,
+    region: str | None = None,
 ) -> Json:
     """The scan's result, as the CLI prints it in JSON and the admin API returns it."""
     observations = [obs for page in pages for obs in page["passes"].values()]
     content = revision["content"]
-    found = rules.findings(content, observations, catalog=catalog)
+    regime = rules.scan_regime(content, region)
+    found = rules.findings(content, observations, regime=regime, catalog=catalog)
     out_pages = []
     for page in pages:
         item: Json = {"url": page["url"]}
@@ -141,6 +172,8 @@ def report(
     return {
         "site": content["site"]["key"],
         "revision": revision["number"],
+        "region": region,
+        "regime": regime,
         "scanned_at": scanned_at,
         "pages": out_pages,
         "findings": found,
@@ -154,29 +187,39 @@ def scan(
     urls: Sequence[str] = (),
     max_pages: int = DEFAULT_MAX_PAGES,
     progress: Progress | None = None,
+    region: str | None = None,
 ) -> Json:
-    """Scan a site's pages against its published revision; the report.
+    """Scan a site's pages against its published revision, as a visitor from `region` (the
+    region headers set on every request) or from nowhere in particular; the report.
 
     Raises ScanRefused before any browser starts, BrowserMissing, or PageFailed.
     """
     revision = target(db, site_key)
     starts = start_urls(revision, urls)
+    region, _, headers = visitor(revision, region)
     site = revision["content"]["site"]
     scanned_at = now_iso()
 
     async def run() -> list[Json]:
         async with chromium() as browser:
-            recorder = Recorder(browser, site["languages"], site["default_language"])
+            recorder = Recorder(
+                browser, site["languages"], site["default_language"], headers=headers
+            )
             return await crawl(recorder.record, starts, max_pages, progress, workers())
 
     pages = asyncio.run(run())
-    return report(revision, pages, scanned_at, catalog_lookup())
+    return report(revision, pages, scanned_at, catalog_lookup(), region)
 
 
 def text_report(result: Json, fail_on: str) -> str:
     """The report for people: pages, then findings grouped by kind, then the verdict."""
+    regime = result.get("regime") or regions.DEFAULT_REGIME
+    expected = "" if rules.prior_consent_required(regime) else ": tags may run before a decision"
     lines = [
         f"site {result['site']} revision {result['revision']}, scanned {result['scanned_at']}",
+        f"region {result['region']}, regime {regime}{expected}"
+        if result.get("region")
+        else f"no region given: the site's default regime, {regime}{expected}",
         f"{len(result['pages'])} page(s):",
     ]
     for page in result["pages"]:
