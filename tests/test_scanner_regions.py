@@ -2,7 +2,7 @@
 report naming the region and the regime its findings were judged under.
 
 The app here reads Cloudflare's headers (`CF-IPCountry`, `CF-Region-Code`), as a deployment
-behind a CDN does. A real scan per region, in Chromium, is in e2e/test_scanner_regions.py.
+behind a CDN does. A real scan per region, in Chromium, is in e2e/test_scanner_regions_e2e.py.
 """
 
 from __future__ import annotations
