@@ -7,8 +7,11 @@ database) and interleaves them, so the models are compared side by side in the s
   /healthz                          the ceiling: the same stack, one trivial query
   POST /api/v1/sites/news/decisions a first decision per request (new consent id)
   GET  /api/v1/sites/news/config    the published configuration
-Prints requests/s and p50/p99 latency, and bytes per stored decision. Needs `wrk`
-(Debian package); `make bench` installs it.
+Prints requests/s, p50/p99 latency, the server's CPU time per request (every process of the
+server, user + system, from /proc: less sensitive to a busy machine than throughput) and bytes
+per stored decision. `MODEL@DIR` serves from another checkout of the project (e.g. the previous
+commit's, from `git archive`), so that a change is measured against its parent in one run. Needs
+`wrk` (Debian package); `make bench` installs it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,13 +76,32 @@ def wait_ready(port):
     raise SystemExit("server did not start")
 
 
-def run_wrk(url, script, seconds, connections, threads):
+def cpu_seconds(group: int) -> float:
+    """User + system CPU time so far of every process in process group `group` (the server's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def run_wrk(url, script, seconds, connections, threads, group=None):
+    cpu_before = cpu_seconds(group) if group else 0.0
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script, url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(group) - cpu_before if group else 0.0
     match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
     requests, errors, duration_us, p50, p99, worst = match.groups()
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -89,6 +112,7 @@ def run_wrk(url, script, seconds, connections, threads):
         "p50_ms": float(p50) / 1000,
         "p99_ms": float(p99) / 1000,
         "max_ms": float(worst) / 1000,
+        "cpu_us": cpu / max(int(requests), 1) * 1e6,
     }
 
 
@@ -96,31 +120,37 @@ TAKEN: set[int] = set()
 
 
 def start_server(work, spec, default_workers, access_log):
-    """One `serve` for `spec`: a model of `serve --server`, `:N` workers, `+log` access log."""
+    """One `serve` for `spec`: a model of `serve --server`, `:N` workers, `+log` access log,
+    `@DIR` the checkout to serve from (default: this one)."""
+    spec, _, checkout = spec.partition("@")
+    root = Path(checkout).resolve() if checkout else ROOT
     spec_model, _, option = spec.partition("+")
     access_log = access_log or option == "log"
     model, _, workers = spec_model.partition(":")
     workers = workers or default_workers
-    db_path = work / f"bench-{spec.replace(':', '-').replace('+', '-')}.db"
+    name = spec.replace(":", "-").replace("+", "-") + (f"-{root.name}" if checkout else "")
+    db_path = work / f"bench-{name}.db"
     env = dict(os.environ, PRIVACY_CENTER_DB=str(db_path))
+    if checkout:
+        # Ahead of this checkout's editable install, in `serve` and in granian's workers.
+        env["PYTHONPATH"] = str(root)
     env.pop("PRIVACY_CENTER_WORKERS", None)
     env.setdefault("PRIVACY_CENTER_RATE_LIMIT", NEVER_REFUSED)
     cli = [sys.executable, "-m", "server"]
     subprocess.run(
-        cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=ROOT, capture_output=True
+        cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=root, capture_output=True
     )
     port = free_port()
     while port in TAKEN:  # two servers on one port would measure each other
         port = free_port()
     TAKEN.add(port)
-    name = spec.replace(":", "-").replace("+", "-")
     log = open(work / f"server-{name}.log", "wb")  # noqa: SIM115 - closed with the server
     server = subprocess.Popen(
         cli
         + ["serve", "--port", str(port), "--workers", str(workers), "--server", model]
         + (["--access-log"] if access_log else ["--no-access-log"]),
         env=env,
-        cwd=ROOT,
+        cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -146,7 +176,7 @@ def main():
         help="serving model(s) of `serve --server` (default: serve's own defaults), comma-separated to compare them "
         "side by side (e.g. granian,sync,gevent,waitress); MODEL:N runs that one with N "
         "workers (granian:1,granian:2,granian:4), MODEL+log with its access log on "
-        "(granian,granian+log)",
+        "(granian,granian+log), MODEL@DIR from the checkout in DIR (granian@/tmp/before,granian)",
     )
     parser.add_argument(
         "--access-log", action="store_true", help="serve every model with its access log on"
@@ -184,7 +214,7 @@ def main():
             wait_ready(port)
         # Interleaved rounds: a slow spell of the machine hits every model and endpoint alike.
         for _ in range(args.rounds):
-            for model, (_, port, _, _) in servers.items():
+            for model, (server, port, _, _) in servers.items():
                 base = f"http://127.0.0.1:{port}"
                 for name, url, script in (
                     ("trivial (GET /healthz)", f"{base}/healthz", get),
@@ -192,7 +222,14 @@ def main():
                     ("config (GET)", f"{base}/api/v1/sites/news/config", get),
                 ):
                     runs[model].setdefault(name, []).append(
-                        run_wrk(url, str(script), args.seconds, args.connections, args.threads)
+                        run_wrk(
+                            url,
+                            str(script),
+                            args.seconds,
+                            args.connections,
+                            args.threads,
+                            server.pid,
+                        )
                     )
     finally:
         for server, _, _, log in servers.values():
@@ -217,12 +254,14 @@ def main():
         p99s = sorted(r["p99_ms"] for r in runs[model]["decisions (POST)"])
         print(f"\nserver: {model}")
         print(
-            f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+            f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+            f"{'errors':>7} {'CPU µs':>7}"
         )
         for name, r in results.items():
+            cpu = statistics.median(x["cpu_us"] for x in runs[model][name])
             print(
                 f"{name:28} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-                f"{r['max_ms']:8.2f} {r['errors']:7d}"
+                f"{r['max_ms']:8.2f} {r['errors']:7d} {cpu:7.0f}"
             )
         print("decisions / trivial, per round: " + ", ".join(f"{r:.0%}" for r in ratios))
         print("decision p99 per round (ms): " + ", ".join(f"{p:.1f}" for p in p99s))
