@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, NoReturn
 
-from flask import Blueprint, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, Flask, Request, request
+from flask.sessions import NullSession, SecureCookieSession, SecureCookieSessionInterface
 
 bp = Blueprint(
     "admin",
@@ -20,11 +21,35 @@ bp = Blueprint(
 ID = "int(max=9223372036854775807)"
 
 
+# Paths whose views never read nor write the session: the widget's files and a site's public
+# API. Opening it costs about 50 µs a request (a signing serializer, the cookie read), and a
+# signed-in admin's browser would get its cookie refreshed from a public answer.
+SESSIONLESS = ("/w/", "/api/v1/sites/")
+
+
+class _NoSession(NullSession):
+    """The session of a request under SESSIONLESS: reads as empty, refuses writes."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RuntimeError(
+            f"No session on {request.path}: the widget and the public API never open it"
+        )
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """The session cookie is Secure whenever the request came over https (or config says so)."""
 
+    null_session_class = _NoSession
+
     def get_cookie_secure(self, app):
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(SESSIONLESS):
+            return None  # Flask then takes null_session_class; nothing is saved
+        return super().open_session(app, request)
 
 
 @bp.record_once
