@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dev,scan]'
+	$(PY) -m pip install -q -e '.[dev,scan,postgresql]'
 	touch $@
 
 run: $(VENV)/.installed

@@ -97,14 +97,14 @@ class Live:
             registry_store.apply(db, doc, "e2e")
             return [revision_store.publish(db, key, "e2e")[0] for key in publish]
         finally:
-            db.conn.close()
+            db.close()
 
     def publish(self, key: str) -> dict:
         db = self.db()
         try:
             return revision_store.publish(db, key, "e2e")[0]
         finally:
-            db.conn.close()
+            db.close()
 
     def site_doc(self, key: str, **changes) -> dict:
         """A registry document with a copy of site `shop` under `key`, `changes` applied."""
@@ -123,7 +123,7 @@ class Live:
         try:
             rows = list(decision_log.export(db, site_key))
         finally:
-            db.conn.close()
+            db.close()
         fields = ("consent_id", "revision", "action", "categories", "vendors", "gpc", "language")
         return [{field: row[field] for field in fields} for row in rows]
 
@@ -223,7 +223,7 @@ def live(tmp_path_factory, publisher):
     db_path = str(tmp_path_factory.mktemp("live") / "pc.db")
     db = connect(db_path)
     migrate(db)
-    db.conn.close()
+    db.close()
     faults = Faults(create_app({"DATABASE": db_path, "SECRET_KEY": "e2e-secret"}))
     server = ServerThread("127.0.0.1", faults)
     live = Live(db_path, server, faults, [publisher.origin, server.origin])

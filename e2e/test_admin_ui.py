@@ -66,7 +66,7 @@ def admin_server(tmp_path_factory):
             "Mozilla/5.0",
             None,
         )
-    db.conn.close()
+    db.close()
     app = create_app({"DATABASE": path, "SECRET_KEY": "e2e-secret"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -82,7 +82,7 @@ def _published(tmp_path_factory, name, doc, edits=()):
         for key in registry_store.site_keys(db):
             revision_store.publish(db, key, "e2e")
     token = accounts.create_token(db, "e2e")
-    db.conn.close()
+    db.close()
     return path, token
 
 
@@ -248,7 +248,7 @@ def test_visitor_reads_withdraws_and_erases(page, demo_server, lang):
     assert (
         db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?", [cid]).fetchone()[0] == 0
     )
-    db.conn.close()
+    db.close()
     status, export = demo_server.request(
         "GET",
         "/api/v1/admin/sites/news/decisions?format=jsonl",

@@ -28,7 +28,7 @@ def db(db_path):
     database = connect(db_path)
     migrate(database)
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
     db.execute("INSERT INTO organization (id, doc) VALUES (1, '{}')")
     for name in ("new.db", "new.db-wal", "new.db-shm"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
-    db.conn.close()
+    db.close()
 
 
 def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path):
@@ -173,7 +173,7 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
         except Exception as error:  # noqa: BLE001 - the refusal is what is checked
             outcome["error"] = error
         finally:
-            mine.conn.close()
+            mine.close()
 
     thread = threading.Thread(target=post)
     thread.start()
@@ -182,7 +182,7 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
     decision_service.erase(other, "test-secret", "shop", first["consent_id"])
     other.conn.execute("COMMIT")
     thread.join(timeout=15)
-    other.conn.close()
+    other.close()
     assert "answer" not in outcome, "a decision recorded after its consent id was erased"
     assert getattr(outcome.get("error"), "code", None) == "bad_receipt"
     # Without an erasure in between, the stamp is not older than the lock's release.
@@ -197,7 +197,7 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
                 decision_service.record(mine, "test-secret", "shop", decision(), lookup, visitor)
             )
         finally:
-            mine.conn.close()
+            mine.close()
 
     thread = threading.Thread(target=post_fresh)
     thread.start()
@@ -205,5 +205,5 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
     released = time.time() * 1000
     other.conn.execute("COMMIT")
     thread.join(timeout=15)
-    other.conn.close()
+    other.close()
     assert iso_to_ms(fresh["recorded_at"]) >= int(released) - 1

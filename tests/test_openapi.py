@@ -99,7 +99,7 @@ def test_the_documented_examples_are_accepted(tmp_path):
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "news", "test")
     auth = {"Authorization": f"Bearer {accounts.create_token(db, 'examples')}"}
-    db.conn.close()
+    db.close()
     client = create_app({"DATABASE": db_path, "SECRET_KEY": "s", "TESTING": True}).test_client()
     origin = doc["sites"][0]["origins"][0]
     answers = [

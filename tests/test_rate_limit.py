@@ -534,7 +534,7 @@ def real_server(tmp_path):
     doc = copy.deepcopy(REGISTRY)
     registry_store.apply(database, doc, "test")
     revision_store.publish(database, "shop", "test")
-    database.conn.close()
+    database.close()
     started = []
 
     def start(**env_overrides):

@@ -41,7 +41,7 @@ def test_a_second_process_closing_the_database_loses_no_write_of_this_one(db_pat
             text=True,
         ).stdout.strip()
     finally:
-        second.conn.close()
+        second.close()
     assert seen == "2"
 
 

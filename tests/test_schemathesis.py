@@ -49,7 +49,7 @@ def api(tmp_path_factory, served_module):
     for site in doc["sites"]:
         revision_store.publish(db, site["key"], "test")
     token = accounts.create_token(db, "fuzz")
-    db.conn.close()
+    db.close()
     # A fuzzed POST .../scans is accepted and queued like any other; its process then finds no
     # browser and fails at once, instead of crawling in the background beyond this test.
     url = served_module(

@@ -91,7 +91,7 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
         site["origins"].append(origin)
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "shop", "test")
-    db.conn.close()
+    db.close()
 
     port = free_port()
     process = start(db_path, port, tmp_path)

@@ -47,7 +47,7 @@ def served(tmp_path):
         site["origins"].append(ORIGIN)
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "shop", "test")
-    db.conn.close()
+    db.close()
     env = dict(os.environ, PRIVACY_CENTER_DB=db_path)
     for name in ("PRIVACY_CENTER_SECRET_KEY", "PRIVACY_CENTER_WORKERS", "PRIVACY_CENTER_SERVER"):
         env.pop(name, None)
@@ -245,7 +245,7 @@ def test_requests_reach_the_app_as_a_wsgi_server_would_hand_them(served, tmp_pat
     """server/rsgi.py: the path decoded once, a chunked body bounded, an export streamed."""
     db = connect(str(tmp_path / "pc.db"))
     token = accounts.create_token(db, "tests")
-    db.conn.close()
+    db.close()
     conn = http.client.HTTPConnection("127.0.0.1", served, timeout=10)
     try:
         conn.request("GET", "/api/v1/x%2525y%C3%A9?q=%20")
