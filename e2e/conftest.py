@@ -40,7 +40,16 @@ from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import E2E_REGISTRY
+from support import DATABASES, E2E_REGISTRY, skip_sqlite_only
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_sqlite_only(items)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    DATABASES.close()
+
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +229,7 @@ def vendor():
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory, publisher):
-    db_path = str(tmp_path_factory.mktemp("live") / "pc.db")
+    db_path = DATABASES.new(tmp_path_factory.mktemp("live"))
     db = connect(db_path)
     migrate(db)
     db.close()
@@ -233,6 +242,7 @@ def live(tmp_path_factory, publisher):
     live.apply(doc, publish=["shop"])
     yield live
     server.stop()
+    DATABASES.give_back(db_path)
 
 
 @pytest.fixture(scope="session")

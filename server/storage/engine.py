@@ -33,8 +33,12 @@ def is_postgresql(location: str | Path) -> bool:
 
 
 def normalise(location: str | Path) -> str:
-    """The value kept in the app's config: a URL as given, a SQLite path made absolute."""
-    return str(location) if is_postgresql(location) else str(Path(location).resolve())
+    """The value kept in the app's config: a URL (its scheme spelt postgresql://), a SQLite
+    path made absolute."""
+    location = str(location)
+    if location.startswith("postgres://"):
+        return "postgresql://" + location[len("postgres://") :]
+    return location if is_postgresql(location) else str(Path(location).resolve())
 
 
 def instance_dir(location: str) -> Path:
@@ -224,9 +228,10 @@ _DDL = [
 
 @functools.lru_cache(maxsize=1024)
 def _pg_sql(sql: str) -> str:
+    # psycopg reads `%` even inside quotes: every one is doubled; a `?` only outside them.
     def swap(match: re.Match[str]) -> str:
         text = match.group(0)
-        return "%s" if text == "?" else "%%" if text == "%" else text
+        return "%s" if text == "?" else text.replace("%", "%%")
 
     return _QUOTED_OR_MARK.sub(swap, sql)
 
@@ -242,9 +247,10 @@ def _pg_params(params: Params) -> list[Any]:
 class PostgreSQLDatabase(Database):
     engine = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Any], location: str):
+    def __init__(self, conn: psycopg.Connection[Any], location: str, purpose: str = ""):
         self.conn = conn
         self.location = location
+        self.purpose = purpose  # the pool it came from, if any
         self._cursors = 0
 
     @classmethod
@@ -361,13 +367,15 @@ def connect(location: str | Path) -> Database:
 # database, of at most PRIVACY_CENTER_PG_POOL_SIZE connections, opened after the fork.
 
 _local = threading.local()
-_pools: dict[str, tuple[int, psycopg_pool.ConnectionPool[Any]]] = {}
+# (database, purpose) -> (process id, pool). Purposes never wait on each other: a request that
+# holds its connection and counts its rate limits takes the second one from another pool.
+_pools: dict[tuple[str, str], tuple[int, psycopg_pool.ConnectionPool[Any]]] = {}
 _pools_guard = threading.Lock()
 
 
-def acquire(location: str) -> Database:
+def acquire(location: str, purpose: str = "requests") -> Database:
     if is_postgresql(location):
-        return PostgreSQLDatabase(_pool(location).getconn(), location)
+        return PostgreSQLDatabase(_pool(location, purpose).getconn(), location, purpose)
     if getattr(_local, "location", None) != location:
         if getattr(_local, "db", None) is not None:
             _local.db.close()
@@ -382,12 +390,12 @@ def release(db: Database) -> None:
         db.rollback()
     if isinstance(db, PostgreSQLDatabase):
         assert db.location is not None  # a PostgreSQL connection always has its URL
-        _pool(db.location).putconn(db.conn)
+        _pool(db.location, db.purpose).putconn(db.conn)
 
 
-def _pool(location: str) -> psycopg_pool.ConnectionPool[Any]:
+def _pool(location: str, purpose: str) -> psycopg_pool.ConnectionPool[Any]:
     with _pools_guard:
-        pid, pool = _pools.get(location, (0, None))
+        pid, pool = _pools.get((location, purpose), (0, None))
         if pool is None or pid != os.getpid():  # one inherited through fork() is the parent's
             from psycopg_pool import ConnectionPool
 
@@ -400,14 +408,14 @@ def _pool(location: str) -> psycopg_pool.ConnectionPool[Any]:
                 num_workers=1,
                 open=True,
             )
-            _pools[location] = (os.getpid(), pool)
+            _pools[(location, purpose)] = (os.getpid(), pool)
         return pool
 
 
 def close_pools(location: str | None = None) -> None:
     """Close this process's pools (of one database, or all): a test, before dropping it."""
     with _pools_guard:
-        for key in [location] if location else list(_pools):
+        for key in [key for key in _pools if location in (None, key[0])]:
             pid, pool = _pools.pop(key, (0, None))
             if pool is not None and pid == os.getpid():
                 pool.close()
