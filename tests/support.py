@@ -323,13 +323,17 @@ class Databases:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     def close(self) -> None:
+        """At the end of the run (both conftests call it: the second finds nothing to do)."""
         if self._dropper is not None:
             self._dropping.put(None)
             self._dropper.join(timeout=120)
+            self._dropper = None
         if self._admin is not None:
             if self._template is not None:
                 self._admin.execute(f'DROP DATABASE IF EXISTS "{self._template}"')
+                self._template = None
             self._admin.close()
+            self._admin = None
 
 
 DATABASES = Databases()
