@@ -13,6 +13,7 @@ import pytest
 
 from server.storage import connect, migrate, write
 from server.storage import registry as registry_store
+from server.storage import revisions as revision_store
 from server.storage.schema import STEPS, schema_version
 from support import ON_POSTGRESQL
 
@@ -105,3 +106,12 @@ def test_an_unreachable_postgresql_is_one_readable_line():
     assert result.returncode == 1
     assert result.stderr.startswith("Error: cannot open the database: postgresql://root:***@")
     assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_site_with_no_vendors_publishes(db, registry_doc):
+    # Its revision reads the vendors of no keys: an empty `IN ()`, which PostgreSQL refuses.
+    for site in registry_doc["sites"]:
+        site["vendors"] = []
+    registry_store.apply(db, registry_doc, "test")
+    revision, created = revision_store.publish(db, "shop", "test")
+    assert created and revision["content"]["vendors"] == []

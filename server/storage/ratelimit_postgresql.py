@@ -158,6 +158,8 @@ class PostgreSQLStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
     ) -> int | None:
         """As the SQLite storage's: the request's counters checked and added in one
         transaction; the index of the first full entry, or None when all were acquired."""
+        if not entries:
+            return None
         now = time.time()
         windows = [self.sliding_window_keys(key, expiry, now) for key, _, expiry in entries]
         names = [name for pair in windows for name in pair]

@@ -76,6 +76,8 @@ def list_vendors(db: Database, keys: list[str] | None = None) -> list[Json]:
     """The vendor catalog by key, or only the vendors named by `keys`."""
     if keys is None:
         rows = db.execute("SELECT doc FROM vendors ORDER BY key")
+    elif not keys:
+        return []  # `IN ()` is SQLite's; PostgreSQL refuses an empty list
     else:
         marks = ", ".join("?" * len(keys))
         rows = db.execute(f"SELECT doc FROM vendors WHERE key IN ({marks}) ORDER BY key", keys)
