@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import sqlite3
@@ -236,6 +237,13 @@ def _pg_sql(sql: str) -> str:
     return _QUOTED_OR_MARK.sub(swap, sql)
 
 
+def _lock_key(name: str) -> int:
+    """A lock's name as the 64-bit key of pg_advisory_xact_lock, the same in every process."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
 def _pg_params(params: Params) -> list[Any]:
     # PostgreSQL's text cannot hold NUL: a value with one can match nothing stored, so a
     # lookup finds nothing (as on SQLite) instead of failing; JSON documents escape it anyway.
@@ -252,6 +260,7 @@ class PostgreSQLDatabase(Database):
         self.location = location
         self.purpose = purpose  # the pool it came from, if any
         self._cursors = 0
+        self._held: set[int] = set()  # the advisory locks of the open transaction
 
     @classmethod
     def open(cls, url: str) -> PostgreSQLDatabase:
@@ -300,16 +309,30 @@ class PostgreSQLDatabase(Database):
         # side by side. What SQLite serialised and the code relies on (a registry edit's read
         # then write, a consent id's record against its erasure, a request_id's first answer)
         # is named by the caller and serialised by a transaction-scoped advisory lock.
-        self.conn.execute("BEGIN")
-        self.lock(locks)
+        self._held = set()
+        self.conn.execute("BEGIN" + self._locking(locks))
 
     def lock(self, locks: Sequence[str]) -> None:
-        # Always in the same order, so that two transactions never wait on each other.
-        for name in sorted(set(locks)):
-            self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+        statement = self._locking(locks)
+        if statement:
+            self.conn.execute(statement.lstrip("; "))
+
+    def _locking(self, locks: Sequence[str]) -> str:
+        """`; SELECT pg_advisory_xact_lock(k), …` for the locks not yet held, in one order, so
+        that two transactions never wait on each other; sent with BEGIN in one round trip."""
+        keys = sorted({_lock_key(name) for name in locks} - self._held)
+        self._held.update(keys)
+        if not keys:
+            return ""
+        return "; SELECT " + ", ".join(f"pg_advisory_xact_lock({key})" for key in keys)
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
+        self._held = set()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+        self._held = set()
 
     def schema_version(self) -> int:
         self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
