@@ -115,3 +115,39 @@ def test_a_site_with_no_vendors_publishes(db, registry_doc):
     registry_store.apply(db, registry_doc, "test")
     revision, created = revision_store.publish(db, "shop", "test")
     assert created and revision["content"]["vendors"] == []
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL's connection pool")
+def test_requests_share_a_bounded_pool_of_connections(app, db, published, db_path, monkeypatch):
+    from server.storage import engine
+    from support import decision
+
+    monkeypatch.setenv(engine.POOL_SIZE_ENV, "2")
+    engine.close_pools(db_path)
+    client = app.test_client()
+    errors = []
+
+    def post_some():
+        for _ in range(10):
+            answer = client.post(
+                "/api/v1/sites/shop/decisions",
+                json=decision(),
+                headers={"Origin": "https://shop.example.co.jp"},
+            )
+            if answer.status_code != 201:
+                errors.append(answer.status_code)
+
+    threads = [threading.Thread(target=post_some) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    database = db_path.rsplit("/", 1)[1]
+    opened = db.execute(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
+        [database],
+    ).fetchone()[0]
+    # Six threads, sixty decisions: at most two connections for requests, two for counters.
+    assert opened <= 4
+    assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 60
