@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dev,scan]'
+	$(PY) -m pip install -q -e '.[dev,scan,postgresql]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -48,8 +48,21 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Two legs at once, one per core: the whole suite on SQLite, and on PostgreSQL (each test on a
+# database of its own, tests/support.py). .ci/postgresql starts PostgreSQL (installs it on a
+# Debian machine without it); if it still does not answer, one line says that only the SQLite
+# leg runs. The PostgreSQL leg's output goes to build/test-postgresql.log, printed at the end.
 test: $(VENV)/.dev chromium
-	$(PY) -m pytest -q -p no:cacheprovider
+	@mkdir -p build; \
+	if bash .ci/postgresql; then \
+	  PRIVACY_CENTER_TEST_ENGINE=postgresql $(PY) -m pytest -q -p no:cacheprovider \
+	    >build/test-postgresql.log 2>&1 & pg=$$!; \
+	else pg=; fi; \
+	echo "== SQLite leg"; $(PY) -m pytest -q -p no:cacheprovider; sqlite=$$?; \
+	if [ -n "$$pg" ]; then \
+	  wait $$pg; postgresql=$$?; echo "== PostgreSQL leg"; cat build/test-postgresql.log; \
+	else postgresql=0; echo "== PostgreSQL leg: not run (PostgreSQL does not answer)"; fi; \
+	[ $$sqlite = 0 ] && [ $$postgresql = 0 ]
 
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \

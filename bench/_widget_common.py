@@ -43,7 +43,7 @@ def make_app(origins: list[str]):
     registry_store.apply(db, doc, "bench")
     for key in ("news", "shop", "big"):
         revision_store.publish(db, key, "bench")
-    db.conn.close()
+    db.close()
     return create_app({"DATABASE": path, "SECRET_KEY": "bench"})
 
 

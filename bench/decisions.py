@@ -284,7 +284,7 @@ def report_storage(db_path):
         else None
     )
     total = db_path.stat().st_size
-    db.conn.close()
+    db.close()
     print(
         f"decisions stored: {count}; database file {total / 1e6:.1f} MB after VACUUM "
         f"({page_size}-byte pages)"

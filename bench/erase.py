@@ -152,7 +152,7 @@ def fill(db_path: Path, count: int) -> float:
             [(SITE, *key, n, n) for key, n in optins.items()],
         )
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.conn.close()
+    db.close()
     return time.perf_counter() - started
 
 
@@ -188,7 +188,7 @@ def load_bodies(db_path: Path) -> None:
             "language": "ja",
             "categories": {c["key"]: False for c in content["categories"] if not c["required"]},
         }
-    db.conn.close()
+    db.close()
 
 
 def decide(port, site_key, user_agent):
@@ -315,7 +315,7 @@ def main():
                 time.sleep(1)
         db = connect(db_path)
         left = db.execute("SELECT COUNT(*) FROM decisions WHERE site_key = ?", [SITE]).fetchone()[0]
-        db.conn.close()
+        db.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -43,7 +43,16 @@ from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import E2E_REGISTRY
+from support import DATABASES, E2E_REGISTRY, skip_sqlite_only
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_sqlite_only(items)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    DATABASES.close()
+
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,14 +110,14 @@ class Live:
             registry_store.apply(db, doc, "e2e")
             return [revision_store.publish(db, key, "e2e")[0] for key in publish]
         finally:
-            db.conn.close()
+            db.close()
 
     def publish(self, key: str) -> dict:
         db = self.db()
         try:
             return revision_store.publish(db, key, "e2e")[0]
         finally:
-            db.conn.close()
+            db.close()
 
     def site_doc(self, key: str, **changes) -> dict:
         """A registry document with a copy of site `shop` under `key`, `changes` applied."""
@@ -127,7 +136,7 @@ class Live:
         try:
             rows = list(decision_log.export(db, site_key))
         finally:
-            db.conn.close()
+            db.close()
         fields = ("consent_id", "revision", "action", "categories", "vendors", "gpc", "language")
         return [{field: row[field] for field in fields} for row in rows]
 
@@ -225,10 +234,10 @@ def vendor():
 
 def start_live(tmp_path_factory, publisher, **app_config) -> Live:
     """A privacy center on 127.0.0.1 with its own database, `app_config` added to the app's."""
-    db_path = str(tmp_path_factory.mktemp("live") / "pc.db")
+    db_path = DATABASES.new(tmp_path_factory.mktemp("live"))
     db = connect(db_path)
     migrate(db)
-    db.conn.close()
+    db.close()
     faults = Faults(create_app({"DATABASE": db_path, "SECRET_KEY": "e2e-secret", **app_config}))
     server = ServerThread("127.0.0.1", faults)
     live = Live(db_path, server, faults, [publisher.origin, server.origin])
@@ -243,7 +252,12 @@ def live(tmp_path_factory, publisher):
     live = start_live(tmp_path_factory, publisher)
     publisher.live_url = live.url
     yield live
+    stop_live(live)
+
+
+def stop_live(live: Live) -> None:
     live.server.stop()
+    DATABASES.give_back(live.db_path)
 
 
 @pytest.fixture(scope="session")
@@ -258,7 +272,7 @@ def cdn_live(tmp_path_factory, publisher):
         SUBDIVISION_HEADER="CF-Region-Code",
     )
     yield live
-    live.server.stop()
+    stop_live(live)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from server.storage import accounts, connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ADMIN_PASSWORD, REGISTRY
+from support import ADMIN_PASSWORD, DATABASES, REGISTRY
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -32,7 +32,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 @pytest.fixture(scope="module")
 def admin_server(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("admin-e2e") / "pc.db")
+    path = DATABASES.new(tmp_path_factory.mktemp("admin-e2e"))
     db = connect(path)
     migrate(db)
     registry_store.apply(db, REGISTRY, "test")
@@ -66,13 +66,14 @@ def admin_server(tmp_path_factory):
             "Mozilla/5.0",
             None,
         )
-    db.conn.close()
+    db.close()
     app = create_app({"DATABASE": path, "SECRET_KEY": "e2e-secret"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    DATABASES.give_back(path)
 
 
 @pytest.fixture

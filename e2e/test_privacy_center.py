@@ -24,6 +24,7 @@ from server import create_app  # noqa: E402
 from server.storage import accounts, connect, migrate  # noqa: E402
 from server.storage import registry as registry_store  # noqa: E402
 from server.storage import revisions as revision_store  # noqa: E402
+from support import DATABASES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "server" / "demo" / "registry.yaml"
@@ -40,7 +41,7 @@ def _axe_source() -> str:
 
 
 class Server:
-    """The app on 127.0.0.1:<free port>, in a thread, with its own SQLite file."""
+    """The app on 127.0.0.1:<free port>, in a thread, with its own database."""
 
     def __init__(self, db_path: str):
         self.db_path = db_path
@@ -67,10 +68,11 @@ class Server:
     def close(self):
         self.httpd.shutdown()
         self.thread.join(5)
+        DATABASES.give_back(self.db_path)
 
 
 def _published(tmp_path_factory, name, doc, edits=()):
-    path = str(tmp_path_factory.mktemp(name) / "pc.db")
+    path = DATABASES.new(tmp_path_factory.mktemp(name))
     db = connect(path)
     migrate(db)
     registry_store.apply(db, doc, "e2e")
@@ -82,7 +84,7 @@ def _published(tmp_path_factory, name, doc, edits=()):
         for key in registry_store.site_keys(db):
             revision_store.publish(db, key, "e2e")
     token = accounts.create_token(db, "e2e")
-    db.conn.close()
+    db.close()
     return path, token
 
 
@@ -248,7 +250,7 @@ def test_visitor_reads_withdraws_and_erases(page, demo_server, lang):
     assert (
         db.execute("SELECT COUNT(*) FROM decisions WHERE consent_id = ?", [cid]).fetchone()[0] == 0
     )
-    db.conn.close()
+    db.close()
     status, export = demo_server.request(
         "GET",
         "/api/v1/admin/sites/news/decisions?format=jsonl",

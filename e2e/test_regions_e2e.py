@@ -110,7 +110,7 @@ def records(server, site):
             for row in decision_log.export(db, site)
         ]
     finally:
-        db.conn.close()
+        db.close()
 
 
 def stored_choice(page):

@@ -247,7 +247,7 @@ def test_the_admin_api_starts_one_scan_at_a_time_and_reports_it(
     try:
         token = accounts.create_token(db, "scan-ci", "editor")
     finally:
-        db.conn.close()
+        db.close()
     url = publisher.embed(site, held(unnamed.origin + "/api.js"))
     path = f"/api/v1/admin/sites/{site}/scans"
     status, started, headers = api(live, "POST", path, token, {"urls": [url], "max_pages": 1})
@@ -278,7 +278,7 @@ def sign_in(page, live, email):
         if not any(u["email"] == email for u in accounts.list_users(db)):
             accounts.create_user(db, email, ADMIN_PASSWORD, "editor")
     finally:
-        db.conn.close()
+        db.close()
     page.goto(f"{live.url}/admin/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
@@ -346,7 +346,7 @@ def test_scan_add_the_host_as_vendor_publish_and_rescan_clean(
     try:
         registry_service.delete_assignment(db, key, "chat-co", "e2e")
     finally:
-        db.conn.close()
+        db.close()
     page.goto(f"{live.url}/admin/sites/{key}/publish")
     page.get_by_role("button", name="Publish now").click()
     page.goto(f"{live.url}/admin/sites/{key}/scans")

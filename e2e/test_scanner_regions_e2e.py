@@ -24,7 +24,7 @@ from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import E2E_REGISTRY
+from support import DATABASES, E2E_REGISTRY
 
 SITE = "notice-jp"
 VENDOR = {
@@ -65,12 +65,12 @@ class CdnServer:
         try:
             return list(decision_log.export(db, SITE))
         finally:
-            db.conn.close()
+            db.close()
 
 
 @pytest.fixture(scope="module")
 def cdn(tmp_path_factory, publisher):
-    db_path = str(tmp_path_factory.mktemp("scan-regions") / "pc.db")
+    db_path = DATABASES.new(tmp_path_factory.mktemp("scan-regions"))
     server = CdnServer(db_path)
     doc = copy.deepcopy(E2E_REGISTRY)
     site = doc["sites"][0]
@@ -88,9 +88,10 @@ def cdn(tmp_path_factory, publisher):
         registry_store.apply(db, doc, "e2e")
         revision_store.publish(db, SITE, "e2e")
     finally:
-        db.conn.close()
+        db.close()
     yield server
     server.server.shutdown()
+    DATABASES.give_back(db_path)
 
 
 def page_with_an_early_tag(publisher, cdn, vendor) -> str:

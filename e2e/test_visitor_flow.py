@@ -29,7 +29,7 @@ def admin_export(live, site_key):
     try:
         token = accounts.create_token(db, "e2e-flow")
     finally:
-        db.conn.close()
+        db.close()
     request = urllib.request.Request(
         f"{live.url}/api/v1/admin/sites/{site_key}/decisions?format=jsonl",
         headers={"Authorization": f"Bearer {token}"},

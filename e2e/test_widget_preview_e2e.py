@@ -15,7 +15,7 @@ def test_the_embed_page_previews_the_live_banner_and_records_nothing(page, live,
     try:
         accounts.create_user(db, EMAIL, PASSWORD, "viewer")
     finally:
-        db.conn.close()
+        db.close()
     page.goto(f"{live.url}/admin/login")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)

@@ -43,9 +43,13 @@ def load_secret_key(instance_dir: Path) -> str:
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     config = dict(test_config or {})
-    database = Path(config.get("DATABASE") or default_database()).resolve()
-    app.config["DATABASE"] = str(database)
-    app.config["SECRET_KEY"] = config.get("SECRET_KEY") or load_secret_key(database.parent)
+    from .storage import engine
+
+    database = engine.normalise(config.get("DATABASE") or default_database())
+    app.config["DATABASE"] = database
+    app.config["SECRET_KEY"] = config.get("SECRET_KEY") or load_secret_key(
+        engine.instance_dir(database)
+    )
     app.config["JSON_SORT_KEYS"] = False
     # No request body needs more (a registry edit is a few kB, a decision at most 16 kB): a
     # larger one is refused (413) before it is read, on every route.

@@ -20,14 +20,21 @@ from .storage import accounts, connect, migrate
 from .storage import decisions as decision_log
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
+from .storage.engine import Unavailable
 
 DEMO_FILE = Path(__file__).parent / "demo" / "registry.yaml"
 
 
+def _connect(ctx):
+    try:
+        return connect(ctx.obj["database"])
+    except Unavailable as error:
+        raise click.ClickException(f"cannot open the database: {error}") from None
+
+
 def _db(ctx):
-    path = ctx.obj["database"]
-    db = connect(path)
-    ctx.call_on_close(db.conn.close)
+    db = _connect(ctx)
+    ctx.call_on_close(db.close)
     migrate(db)
     return db
 
@@ -37,7 +44,7 @@ def _db(ctx):
     "--database",
     envvar="PRIVACY_CENTER_DB",
     default=None,
-    help="The SQLite database file (default instance/privacy-center.db).",
+    help="A SQLite database file (default instance/privacy-center.db) or a postgresql:// URL.",
 )
 @click.pass_context
 def main(ctx, database):
@@ -50,7 +57,8 @@ def main(ctx, database):
 @click.pass_context
 def init_db(ctx):
     """Create or migrate the schema (idempotent)."""
-    db = connect(ctx.obj["database"])
+    db = _connect(ctx)
+    ctx.call_on_close(db.close)
     before, after = migrate(db)
     click.echo(
         f"database {ctx.obj['database']}: schema version {after}"
@@ -95,7 +103,7 @@ def serve(ctx, host, port, workers, model, access_log):
         regions.check_environment()
     except (ConfigError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    _db(ctx).conn.close()
+    _db(ctx).close()
     try:
         serving.run(ctx.obj["database"], host, port, workers, model, access_log)
     except ValueError as error:

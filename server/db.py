@@ -1,35 +1,28 @@
-"""The database connection of a request: one per worker thread, opened once and reused.
+"""The database connection of a request: taken at its first query, given back at its end.
 
-Opening SQLite and setting its pragmas costs more than most queries, so each thread keeps its
-connection between requests. It holds no data between requests (every write commits before
-the response), so nothing here is state another worker would need.
+Which connection (SQLite: the worker thread's own, kept between requests; PostgreSQL: one from
+the worker process's pool) is the engine's business (storage/engine.py). A connection holds no
+data between requests (every write commits before the response), so nothing here is state
+another worker would need.
 """
 
 from __future__ import annotations
 
-import threading
+from flask import Flask, current_app, g
 
-import sqlite_utils
-from flask import Flask, current_app
-
-from .storage import connect
-
-_local = threading.local()
+from .storage import Database, engine
 
 
-def get_db() -> sqlite_utils.Database:
-    path = current_app.config["DATABASE"]
-    if getattr(_local, "path", None) != path:
-        if getattr(_local, "db", None) is not None:
-            _local.db.conn.close()
-        _local.db, _local.path = connect(path), path
-    return _local.db
+def get_db() -> Database:
+    db: Database | None = g.get("_privacy_center_db")
+    if db is None:
+        db = g._privacy_center_db = engine.acquire(current_app.config["DATABASE"])
+    return db
 
 
 def init_app(app: Flask) -> None:
-    @app.teardown_request
-    def _end_transaction(_error: BaseException | None = None) -> None:
-        # A request that failed mid-write must not leave its transaction to the next one.
-        db = getattr(_local, "db", None)
-        if db is not None and db.conn.in_transaction:
-            db.conn.rollback()
+    @app.teardown_appcontext
+    def _release(_error: BaseException | None = None) -> None:
+        db = g.pop("_privacy_center_db", None)
+        if db is not None:
+            engine.release(db)

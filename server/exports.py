@@ -86,7 +86,7 @@ def response(db_path: str, site_key: str, fmt: str, since=None, until=None) -> R
         try:
             yield from render(fmt, decision_log.export(db, site_key, since, until))
         finally:
-            db.conn.close()
+            db.close()
 
     out = Response(stream(), content_type=FORMATS[fmt])
     out.headers["Content-Disposition"] = f'attachment; filename="decisions-{site_key}.{fmt}"'

@@ -2,7 +2,9 @@
 
 Counting is done by the `limits` library (sliding-window counters) in a storage that every
 worker shares: Redis when `PRIVACY_CENTER_REDIS` names one (then every machine shares it too),
-else a small SQLite file beside the database (`server/storage/ratelimit.py`). A client is its
+else, with a SQLite database, a small SQLite file beside it (`server/storage/ratelimit.py`) and,
+with PostgreSQL, an UNLOGGED table in it (`server/storage/ratelimit_postgresql.py`), which
+every app machine shares. A client is its
 network's keyed hash, the same `client_hash` the consent log holds: no raw address is kept
 here either. The settings and their defaults are documented in docs/operations.md.
 """
@@ -32,7 +34,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .db import get_db
 from .decisions import client_hash
+from .storage import is_postgresql
 from .storage import ratelimit as sqlite_counters  # registers the SQLite storage scheme
+from .storage import ratelimit_postgresql as pg_counters  # and the PostgreSQL one
 from .storage import registry as registry_store
 
 log = logging.getLogger(__name__)
@@ -154,8 +158,12 @@ def check_environment() -> None:
             raise ConfigError(f"{REDIS_ENV}: no Redis answers at {url}")
 
 
+# The storages of this package: each counts a request's limits in one transaction.
+_OWN = (sqlite_counters.SQLiteStorage, pg_counters.PostgreSQLStorage)
+
+
 def _close(storage: object) -> None:
-    if isinstance(storage, sqlite_counters.SQLiteStorage):
+    if isinstance(storage, _OWN):
         storage.close()
     else:  # redis: its connection pool
         client = getattr(storage, "storage", None)
@@ -248,7 +256,7 @@ class Limiter:
         with self._opening:
             if self._strategy is None:
                 options: dict[str, Any] = {}
-                if not self.storage_uri.startswith(sqlite_counters.SCHEME):
+                if not self.storage_uri.startswith((sqlite_counters.SCHEME, pg_counters.SCHEME)):
                     options["key_prefix"] = f"privacy-center:{self.namespace}"
                 storage = storage_from_string(self.storage_uri, **options)
                 assert isinstance(storage, Storage)
@@ -280,7 +288,7 @@ class Limiter:
                 (item.key_for(group, scope, *ids), item.amount, item.get_expiry())
                 for scope, ids, item in entries
             ]
-            if isinstance(self._storage, sqlite_counters.SQLiteStorage):
+            if isinstance(self._storage, _OWN):
                 # One transaction for all of the request's counters (see the storage).
                 refused = self._storage.acquire_sliding_window_entries(batch)
             elif isinstance(self._storage, RedisStorage) and batch:
@@ -400,7 +408,12 @@ def init_app(app: Flask) -> None:
         # setting X-Forwarded-For is only a header anyone can write, and nothing reads it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     if settings.enabled:
-        uri = redis_url or sqlite_counters.uri_for(str(counter_file(app.config["DATABASE"])))
+        database = app.config["DATABASE"]
+        uri = redis_url or (
+            pg_counters.uri_for(database)
+            if is_postgresql(database)
+            else sqlite_counters.uri_for(str(counter_file(database)))
+        )
         app.extensions["privacy_center_ratelimit"] = Limiter(
             settings, uri, _namespace(app.config["SECRET_KEY"])
         )

@@ -13,6 +13,8 @@ import importlib.util
 import os
 from typing import Any
 
+from .storage.engine import normalise
+
 # The models `serve --server` accepts; the first is the default.
 MODELS = ("granian", "sync", "gevent", "waitress")
 # What each model imports (gevent and waitress come with the `servers` extra).
@@ -46,7 +48,7 @@ def run(
     workers = workers or DEFAULT_WORKERS
     # Every worker builds its own app after it starts (no connection crosses a fork); they find
     # the database the same way `create_app()` always does.
-    os.environ["PRIVACY_CENTER_DB"] = os.path.abspath(database)
+    os.environ["PRIVACY_CENTER_DB"] = normalise(database)
     if model == "granian":
         _run_granian(host, port, workers, access_log)
     elif model in ("sync", "gevent"):

@@ -1,4 +1,5 @@
-"""Fixtures: an app on its own temporary SQLite file, its client, tokens and a small registry."""
+"""Fixtures: an app on its own new database (a SQLite file, or a PostgreSQL database when
+PRIVACY_CENTER_TEST_ENGINE=postgresql: tests/support.py), its client, tokens and a registry."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from server import create_app
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ADMIN_PASSWORD, REGISTRY, AdminClient
+from support import ADMIN_PASSWORD, DATABASES, REGISTRY, AdminClient, skip_sqlite_only
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_sqlite_only(items)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    DATABASES.close()
 
 
 @pytest.fixture
@@ -19,8 +28,23 @@ def registry_doc():
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "pc.db")
+def new_database(tmp_path):
+    """`new_database(name="pc", empty=False)`: where a new database of this run's engine is (a
+    path or a URL); on PostgreSQL it already has the schema unless `empty`. Dropped after."""
+    made = []
+
+    def make(name: str = "pc", empty: bool = False) -> str:
+        made.append(DATABASES.new(tmp_path, name, empty))
+        return made[-1]
+
+    yield make
+    for location in made:
+        DATABASES.give_back(location)
+
+
+@pytest.fixture
+def db_path(new_database):
+    return new_database()
 
 
 @pytest.fixture
@@ -28,7 +52,7 @@ def db(db_path):
     database = connect(db_path)
     migrate(database)
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture

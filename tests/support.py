@@ -3,7 +3,13 @@ richer registry of the browser tests, a decision body and a signed-in admin clie
 
 from __future__ import annotations
 
+import os
+import queue
 import re
+import secrets
+import tempfile
+import threading
+from pathlib import Path
 
 ORIGIN = "https://shop.example.co.jp"
 
@@ -251,3 +257,144 @@ def fetch_text(client, url: str) -> str:
     with client.get(url) as response:
         assert response.status_code == 200, url
         return response.get_data(as_text=True)
+
+
+# The engine of this test run: PRIVACY_CENTER_TEST_ENGINE=postgresql gives every test (and every
+# e2e server) a database of its own on the PostgreSQL server PRIVACY_CENTER_TEST_PG names,
+# created empty and dropped after; anything else, a SQLite file in the test's folder.
+
+TEST_ENGINE = os.environ.get("PRIVACY_CENTER_TEST_ENGINE", "sqlite")
+TEST_PG = os.environ.get("PRIVACY_CENTER_TEST_PG", "postgresql://root@127.0.0.1:5432")
+ON_POSTGRESQL = TEST_ENGINE == "postgresql"
+if ON_POSTGRESQL:
+    # A server started without PRIVACY_CENTER_SECRET_KEY keeps its generated key there (for a
+    # SQLite database: beside the file, in the test's folder), not in the checkout.
+    os.environ.setdefault("PRIVACY_CENTER_INSTANCE", tempfile.mkdtemp(prefix="pc-instance-"))
+
+
+class Databases:
+    """Databases for one test run's engine. On PostgreSQL the first is a copy of a template
+    migrated once per run (a copy takes a quarter of the time of migrating a new database).
+    One given back is emptied in a background thread, as new (every row deleted, ids from 1
+    again, its other sessions ended), and handed to a later test: emptying costs a tenth of a
+    DROP and a CREATE. One whose schema a test changed is dropped instead."""
+
+    def __init__(self):
+        self._admin = None
+        self._template: str | None = None
+        self._returned: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._ready: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._cleaner: threading.Thread | None = None
+
+    def new(self, folder: Path, name: str = "pc", empty: bool = False) -> str:
+        """A new database: a SQLite path in `folder` (no file yet), or a PostgreSQL URL of a
+        database with the schema and no rows, or with nothing at all when `empty`."""
+        if not ON_POSTGRESQL:
+            return str(Path(folder) / f"{name}.db")
+        import psycopg
+
+        if self._admin is None:
+            self._admin = psycopg.connect(f"{TEST_PG}/postgres", autocommit=True)
+            self._cleaner = threading.Thread(target=self._clean_loop, daemon=True)
+            self._cleaner.start()
+        if self._template is None:
+            from server.storage import connect, migrate
+
+            template = f"pc_template_{secrets.token_hex(6)}"
+            self._admin.execute(f'CREATE DATABASE "{template}"')
+            db = connect(f"{TEST_PG}/{template}")
+            migrate(db)
+            db.close()
+            self._template = template
+        if not empty:
+            try:
+                return self._ready.get_nowait()
+            except queue.Empty:
+                pass
+        database = f"pc_test_{secrets.token_hex(6)}"
+        template = "template0" if empty else self._template
+        self._admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+        return f"{TEST_PG}/{database}"
+
+    def give_back(self, location: str, reuse: bool = True) -> None:
+        if ON_POSTGRESQL:
+            from server.storage import engine
+
+            engine.close_pools(location)
+            self._returned.put((location, reuse))
+
+    def _clean_loop(self) -> None:
+        import psycopg
+
+        from server.storage import connect
+        from server.storage.schema import STEPS
+
+        with psycopg.connect(f"{TEST_PG}/postgres", autocommit=True) as admin:
+            while (item := self._returned.get()) is not None:
+                location, reuse = item
+                database = location.rsplit("/", 1)[1]
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [database],
+                )
+                if reuse:
+                    db = connect(location)
+                    try:
+                        reuse = _emptied(db, len(STEPS))
+                    finally:
+                        db.close()
+                if reuse:
+                    self._ready.put(location)
+                else:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    def close(self) -> None:
+        """At the end of the run (both conftests call it: the second finds nothing to do)."""
+        if self._cleaner is not None:
+            self._returned.put(None)
+            self._cleaner.join(timeout=120)
+            self._cleaner = None
+        if self._admin is not None:
+            leftovers = [self._template] if self._template else []
+            while not self._ready.empty():
+                leftovers.append(self._ready.get().rsplit("/", 1)[1])
+            for database in leftovers:
+                self._admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            self._template = None
+            self._admin.close()
+            self._admin = None
+
+
+def _emptied(db, version: int) -> bool:
+    """Delete every row and restart every id of a test's database; False (to drop it) when
+    its schema is not the template's."""
+    if db.schema_version() != version or "decisions" not in db.table_names():
+        return False
+    db.begin_write([])
+    for table in db.table_names():
+        if table != "schema_version":
+            db.execute(f'DELETE FROM "{table}"')
+    for table, column in db.execute(
+        "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE a.attidentity <> '' AND c.relnamespace = current_schema()::regnamespace"
+    ).fetchall():
+        db.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" RESTART')
+    db.commit()
+    return True
+
+
+DATABASES = Databases()
+
+
+def skip_sqlite_only(items) -> None:
+    """On a PostgreSQL run, skip the tests marked `sqlite_only(reason=...)`: they look into
+    SQLite itself (its files, pragmas, query plans, locks); everything else runs on both."""
+    import pytest
+
+    if not ON_POSTGRESQL:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None and not item.get_closest_marker("skip"):
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))

@@ -152,16 +152,19 @@ def test_accounts_create_user_does_not_force_by_default(db):
     assert accounts.get_user(db, user_id)["must_change_password"] is False
 
 
-def test_the_demo_login_must_choose_unless_its_password_was_given(tmp_path):
-    printed = str(tmp_path / "printed.db")
+def test_the_demo_login_must_choose_unless_its_password_was_given(new_database):
+    printed = new_database("printed")
     output = cli(printed, "demo")
     assert "a new one is asked at the first sign-in" in output
     db = connect(printed)
     assert accounts.list_users(db)[0]["must_change_password"] is True
-    given = str(tmp_path / "given.db")
+    db.close()
+    given = new_database("given")
     output = cli(given, "demo", env={"PRIVACY_CENTER_ADMIN_PASSWORD": "a password we chose"})
     assert "a new one is asked" not in output
-    assert connect(given).execute("SELECT must_change_password FROM users").fetchone() == (0,)
+    db = connect(given)
+    assert tuple(db.execute("SELECT must_change_password FROM users").fetchone()) == (0,)
+    db.close()
 
 
 def test_a_user_created_in_the_admin_ui(admin_client, db):
@@ -176,14 +179,14 @@ def test_a_user_created_in_the_admin_ui(admin_client, db):
     assert flags["gen@example.com"] is True and flags["typed@example.com"] is False
 
 
-def test_an_existing_database_gets_the_flag_off_for_its_users(tmp_path):
-    db = connect(tmp_path / "old.db")
+def test_an_existing_database_gets_the_flag_off_for_its_users(new_database):
+    db = connect(new_database(empty=True))
     migrate(db)
     version = schema_version(db)
     # As a database from before step 4 (and so from before every later step): one user.
     db.execute("ALTER TABLE users DROP COLUMN session_epoch")
     db.execute("ALTER TABLE users DROP COLUMN must_change_password")
-    db.execute("PRAGMA user_version = 3")
+    db.set_schema_version(3)
     db.execute(
         "INSERT INTO users (email, password_hash, role, created_at) "
         "VALUES ('old@example.com', 'x', 'admin', '2026-01-01T00:00:00Z')"
@@ -192,5 +195,6 @@ def test_an_existing_database_gets_the_flag_off_for_its_users(tmp_path):
     assert accounts.list_users(db)[0]["must_change_password"] is False
     assert migrate(db) == (version, version)  # and again: nothing to do
     # The steps themselves can run again on a database that has the columns.
-    db.execute("PRAGMA user_version = 3")
+    db.set_schema_version(3)
     assert migrate(db) == (3, version)
+    db.close()

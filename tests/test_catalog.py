@@ -306,7 +306,7 @@ from server import create_app
 from server.storage import connect, migrate
 db = connect({str(tmp_path / "pc.db")!r})
 migrate(db)
-db.conn.close()
+db.close()
 app = create_app({{"DATABASE": {str(tmp_path / "pc.db")!r}, "SECRET_KEY": "x", "TESTING": True}})
 client = app.test_client()
 for url in ("/healthz", "/api/v1/sites/shop/config", "/w/shop.js", "/admin/login", "/"):

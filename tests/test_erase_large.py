@@ -24,8 +24,11 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
 def fill(db, site_key: str, count: int, start: int = 0) -> None:
     """`count` more decisions on the site, shaped like recorded ones, written straight in."""
     with write(db):
-        db.execute("INSERT OR IGNORE INTO user_agents (id, value, uses) VALUES (1, ?, 0)", [UA])
-        db.conn.executemany(
+        db.execute(
+            "INSERT INTO user_agents (id, value, uses) VALUES (1, ?, 0) ON CONFLICT DO NOTHING",
+            [UA],
+        )
+        db.executemany(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
             "VALUES (?, ?, 1, 'custom', '110', '1100', 'en', 'https://shop.example.co.jp/', 0, "
@@ -77,6 +80,7 @@ def plan(db, statement: str) -> list[str]:
     return [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + statement)]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's EXPLAIN QUERY PLAN")
 @pytest.mark.parametrize("statistics", [False, True], ids=["no statistics", "after ANALYZE"])
 def test_every_erase_and_lookup_statement_uses_the_consent_index(db, published, statistics):
     fill(db, "shop", 3000)
@@ -136,6 +140,7 @@ def vm_steps(db, action) -> int:
     return steps[0]
 
 
+@pytest.mark.sqlite_only(reason="counts SQLite's virtual machine steps")
 def test_an_erasure_costs_the_same_on_a_small_and_a_large_log(db, published):
     costs = []
     for size in (1000, 40_000):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+import pytest
+
 from server.storage import accounts
 from support import ADMIN_PASSWORD, ORIGIN, decision
 
@@ -105,6 +107,7 @@ def test_a_body_over_one_megabyte_is_refused_before_it_is_read(client, auth, adm
     assert login.status_code == 413
 
 
+@pytest.mark.sqlite_only(reason="the modes of the SQLite file and its -wal and -shm files")
 def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
     from server.storage import connect, migrate
 
@@ -113,17 +116,16 @@ def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
     db.execute("INSERT INTO organization (id, doc) VALUES (1, '{}')")
     for name in ("new.db", "new.db-wal", "new.db-shm"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
-    db.conn.close()
+    db.close()
 
 
-def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path):
+def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path, db_path):
     import os
     import signal
     import urllib.request
 
     from test_server_process import free_port, start
 
-    db_path = str(tmp_path / "pc.db")
     port = free_port()
     process = start(db_path, port, tmp_path)
     try:
@@ -141,14 +143,15 @@ def test_the_access_log_of_the_real_server_holds_no_client_address(tmp_path):
 def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against_erasure(
     db_path, db, published
 ):
-    """Issue 11 #3: the erased check and the time both come after the write lock."""
+    """Issue 11 #3: the erased check and the time both come after the write lock (SQLite's
+    one write lock; on PostgreSQL the consent id's lock, which the other writer holds)."""
     import threading
     import time
 
     from server.services import decisions as decision_service
     from server.storage import connect
     from server.storage import revisions as revision_store
-    from server.storage.util import iso_to_ms
+    from server.storage.decisions import consent_lock
 
     def lookup(number):
         return revision_store.get(db, "shop", number)
@@ -157,7 +160,8 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
     first = decision_service.record(db, "test-secret", "shop", decision(), lookup, visitor)
     again = decision(consent_id=first["consent_id"], receipt=first["receipt"])
     other = connect(db_path)
-    other.conn.execute("BEGIN IMMEDIATE")  # another worker holds the write lock ...
+    # another worker holds the write lock (the consent id's, on PostgreSQL) ...
+    other.begin_write([consent_lock("shop", first["consent_id"])])
     outcome = {}
 
     def post():
@@ -173,18 +177,34 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
         except Exception as error:  # noqa: BLE001 - the refusal is what is checked
             outcome["error"] = error
         finally:
-            mine.conn.close()
+            mine.close()
 
     thread = threading.Thread(target=post)
     thread.start()
     time.sleep(0.3)
     # ... and erases the consent id while the decision waits.
     decision_service.erase(other, "test-secret", "shop", first["consent_id"])
-    other.conn.execute("COMMIT")
+    other.commit()
     thread.join(timeout=15)
-    other.conn.close()
+    other.close()
     assert "answer" not in outcome, "a decision recorded after its consent id was erased"
     assert getattr(outcome.get("error"), "code", None) == "bad_receipt"
+
+
+@pytest.mark.sqlite_only(reason="SQLite's one write lock; PostgreSQL locks per consent id")
+def test_a_decision_waiting_for_the_write_lock_is_stamped_after_its_release(db_path, db, published):
+    import threading
+    import time
+
+    from server.services import decisions as decision_service
+    from server.storage import connect
+    from server.storage import revisions as revision_store
+    from server.storage.util import iso_to_ms
+
+    def lookup(number):
+        return revision_store.get(db, "shop", number)
+
+    visitor = decision_service.Visitor()
     # Without an erasure in between, the stamp is not older than the lock's release.
     other = connect(db_path)
     other.conn.execute("BEGIN IMMEDIATE")
@@ -197,7 +217,7 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
                 decision_service.record(mine, "test-secret", "shop", decision(), lookup, visitor)
             )
         finally:
-            mine.conn.close()
+            mine.close()
 
     thread = threading.Thread(target=post_fresh)
     thread.start()
@@ -205,5 +225,5 @@ def test_a_decision_waiting_for_the_lock_is_stamped_after_it_and_checked_against
     released = time.time() * 1000
     other.conn.execute("COMMIT")
     thread.join(timeout=15)
-    other.conn.close()
+    other.close()
     assert iso_to_ms(fresh["recorded_at"]) >= int(released) - 1

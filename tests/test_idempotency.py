@@ -149,14 +149,13 @@ def test_purge_request_ids_deletes_only_older_ones(client, db, published):
     assert decisions_stored(db) == 5  # the decisions themselves stay
 
 
-def test_concurrent_posts_with_one_request_id_record_once(tmp_path, served):
+def test_concurrent_posts_with_one_request_id_record_once(db_path, served):
     """Against the real server (two worker processes), many threads send one post at once."""
-    db_path = str(tmp_path / "pc.db")
     db = connect(db_path)
     migrate(db)
     registry_store.apply(db, copy.deepcopy(REGISTRY), "test")
     revision_store.publish(db, "shop", "test")
-    db.conn.close()
+    db.close()
     url = served(db_path, workers=2, PRIVACY_CENTER_RATE_LIMIT="off")
 
     body = json.dumps(decision(request_id=REQUEST_ID)).encode()
@@ -190,4 +189,4 @@ def test_concurrent_posts_with_one_request_id_record_once(tmp_path, served):
         assert decisions_stored(db) == 1
         assert db.execute("SELECT COUNT(*) FROM decision_requests").fetchone()[0] == 1
     finally:
-        db.conn.close()
+        db.close()

@@ -81,7 +81,7 @@ def test_every_answer_is_described(client):
     assert "Retry-After" in responses["RateLimited"]["headers"]
 
 
-def test_the_documented_examples_are_accepted(tmp_path):
+def test_the_documented_examples_are_accepted(db_path):
     """The request examples are real requests against the demo registry."""
     import yaml
 
@@ -92,14 +92,13 @@ def test_the_documented_examples_are_accepted(tmp_path):
     from server.storage import registry as registry_store
     from server.storage import revisions as revision_store
 
-    db_path = str(tmp_path / "demo.db")
     db = connect(db_path)
     migrate(db)
     doc = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "news", "test")
     auth = {"Authorization": f"Bearer {accounts.create_token(db, 'examples')}"}
-    db.conn.close()
+    db.close()
     client = create_app({"DATABASE": db_path, "SECRET_KEY": "s", "TESTING": True}).test_client()
     origin = doc["sites"][0]["origins"][0]
     answers = [

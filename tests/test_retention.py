@@ -157,7 +157,7 @@ def test_the_schema_step_gives_stored_sites_the_default(db, published):
         site = json.loads(doc)
         del site["retention_days"]
         db.execute("UPDATE sites SET doc = ? WHERE key = 'shop'", [json.dumps(site)])
-        db.execute("PRAGMA user_version = 6")  # before step 7, which added retention_days
+        db.set_schema_version(6)  # before step 7, which added retention_days
     migrate(db)
     migrate(db)  # idempotent
     assert registry_service.get_site(db, "shop")["retention_days"] == DEFAULT_RETENTION_DAYS

@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from server.storage import connect
 from server.storage import scans as scan_store
 
 
+@pytest.mark.sqlite_only(reason="SQLite's POSIX locks and WAL file across processes")
 def test_a_second_process_closing_the_database_loses_no_write_of_this_one(db_path, db):
     """A worker opens a connection per thread; the scanning process opens and closes its own.
     Opening a connection must not drop the worker's locks, or the other process, closing
@@ -41,7 +44,7 @@ def test_a_second_process_closing_the_database_loses_no_write_of_this_one(db_pat
             text=True,
         ).stdout.strip()
     finally:
-        second.conn.close()
+        second.close()
     assert seen == "2"
 
 

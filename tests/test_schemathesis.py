@@ -24,6 +24,7 @@ from server.openapi import document
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import DATABASES
 
 # ~40 operations x this many generated cases each: about a minute on two busy cores.
 MAX_EXAMPLES = 12
@@ -41,7 +42,7 @@ schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, served_module):
     """(base URL, admin token, the demo site's origin) of a real server."""
-    db_path = str(tmp_path_factory.mktemp("fuzz") / "pc.db")
+    db_path = DATABASES.new(tmp_path_factory.mktemp("fuzz"))
     db = connect(db_path)
     migrate(db)
     doc = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
@@ -49,13 +50,14 @@ def api(tmp_path_factory, served_module):
     for site in doc["sites"]:
         revision_store.publish(db, site["key"], "test")
     token = accounts.create_token(db, "fuzz")
-    db.conn.close()
+    db.close()
     # A fuzzed POST .../scans is accepted and queued like any other; its process then finds no
     # browser and fails at once, instead of crawling in the background beyond this test.
     url = served_module(
         db_path, workers=2, PRIVACY_CENTER_RATE_LIMIT="off", CHROMIUM="/nonexistent/chromium"
     )
-    return url, token, doc["sites"][0]["origins"][0]
+    yield url, token, doc["sites"][0]["origins"][0]
+    DATABASES.give_back(db_path)
 
 
 @schema.parametrize()

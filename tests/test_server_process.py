@@ -79,10 +79,9 @@ def post_decision(port, origin):
         return json.loads(response.read())
 
 
-def test_acknowledged_decisions_survive_sigkill(tmp_path):
+def test_acknowledged_decisions_survive_sigkill(tmp_path, db_path):
     import yaml
 
-    db_path = str(tmp_path / "pc.db")
     db = connect(db_path)
     migrate(db)
     origin = "http://127.0.0.1:9"
@@ -91,7 +90,7 @@ def test_acknowledged_decisions_survive_sigkill(tmp_path):
         site["origins"].append(origin)
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "shop", "test")
-    db.conn.close()
+    db.close()
 
     port = free_port()
     process = start(db_path, port, tmp_path)

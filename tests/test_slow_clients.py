@@ -37,9 +37,8 @@ def free_port():
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(db_path, tmp_path):
     """`privacy-center serve` with its defaults on a free port, the demo registry published."""
-    db_path = str(tmp_path / "pc.db")
     db = connect(db_path)
     migrate(db)
     doc = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
@@ -47,7 +46,7 @@ def served(tmp_path):
         site["origins"].append(ORIGIN)
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, "shop", "test")
-    db.conn.close()
+    db.close()
     env = dict(os.environ, PRIVACY_CENTER_DB=db_path)
     for name in ("PRIVACY_CENTER_SECRET_KEY", "PRIVACY_CENTER_WORKERS", "PRIVACY_CENTER_SERVER"):
         env.pop(name, None)
@@ -241,11 +240,11 @@ def test_a_body_over_the_server_limit_is_refused_without_being_read(served):
     assert time.monotonic() - started < 5
 
 
-def test_requests_reach_the_app_as_a_wsgi_server_would_hand_them(served, tmp_path):
+def test_requests_reach_the_app_as_a_wsgi_server_would_hand_them(served, db_path):
     """server/rsgi.py: the path decoded once, a chunked body bounded, an export streamed."""
-    db = connect(str(tmp_path / "pc.db"))
+    db = connect(db_path)
     token = accounts.create_token(db, "tests")
-    db.conn.close()
+    db.close()
     conn = http.client.HTTPConnection("127.0.0.1", served, timeout=10)
     try:
         conn.request("GET", "/api/v1/x%2525y%C3%A9?q=%20")

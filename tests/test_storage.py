@@ -4,18 +4,28 @@ import multiprocessing
 import os
 import stat
 
+import pytest
+
 from server import create_app, load_secret_key
 from server.storage import connect, migrate
 from server.storage.schema import STEPS, schema_version
 
 
-def test_migrate_is_idempotent_and_uses_wal(tmp_path):
-    db = connect(tmp_path / "a.db")
+def test_migrate_is_idempotent(new_database):
+    db = connect(new_database(empty=True))
     assert migrate(db) == (0, len(STEPS))
     assert migrate(db) == (len(STEPS), len(STEPS))
     assert schema_version(db) == len(STEPS)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"decisions", "revisions", "vendors", "sites", "audit_log"} <= set(db.table_names())
+    db.close()
+
+
+@pytest.mark.sqlite_only(reason="the journal mode of a SQLite file")
+def test_migrate_uses_wal(tmp_path):
+    db = connect(tmp_path / "a.db")
+    migrate(db)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path, monkeypatch):
@@ -37,9 +47,11 @@ def _write_many(path, name, count):
         accounts.create_token(db, f"{name}-{i}")
 
 
-def test_writers_in_several_processes_all_succeed(tmp_path):
-    path = str(tmp_path / "pc.db")
-    migrate(connect(path))
+def test_writers_in_several_processes_all_succeed(db_path):
+    path = db_path
+    first = connect(path)
+    migrate(first)
+    first.close()
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_write_many, args=(path, f"p{n}", 40)) for n in range(3)]
     for worker in workers:
@@ -47,4 +59,6 @@ def test_writers_in_several_processes_all_succeed(tmp_path):
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    assert connect(path).execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 120
+    db = connect(path)
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 120
+    db.close()

@@ -14,12 +14,12 @@ import threading
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlite_utils import Database
 
 from .. import regions
 from ..services.errors import Conflict, Invalid, NotFound
 from ..storage import registry as registry_store
 from ..storage import scans as store
+from ..storage.engine import Database
 from . import rules
 from .browser import BrowserMissing, PageFailed
 from .run import DEFAULT_MAX_PAGES, ScanRefused, header_names, scan, start_urls, target, visitor
@@ -158,7 +158,7 @@ def after_publish(db: Database, site_key: str, actor: str) -> int | None:
     options; the scan's id, or None when it is not set, or a scan is already running."""
     if not store.after_publish(db, site_key):
         return None
-    path = db.execute("PRAGMA database_list").fetchone()[2]
+    path = db.location
     if not path:  # an in-memory database: no other process can read it
         return None
     last = store.latest(db, site_key)

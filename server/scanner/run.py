@@ -7,10 +7,9 @@ import os
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from .. import regions
 from ..storage import revisions as revision_store
+from ..storage.engine import Database
 from ..storage.util import now_iso
 from . import rules
 from .browser import PageFailed, Recorder, chromium

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from .. import decisions as rules
 from ..storage import decisions as log
 from ..storage import revisions as revision_store
+from ..storage.engine import Database
 from ..storage.schema import write
 from ..storage.util import iso_to_ms, ms_to_iso, now_iso
 from .errors import Conflict, Invalid, NotFound, Refused
@@ -89,7 +88,10 @@ def record(
     consent_id, new = _consent_id(receipts, site_key, body)
     client = rules.client_hash(secret, visitor.remote_addr)
     fingerprint = rules.fingerprint(body) if request_id else ""
-    with write(db):
+    locks = [log.consent_lock(site_key, consent_id)]
+    if request_id:
+        locks.append(log.request_lock(site_key, request_id))
+    with write(db, *locks):
         if request_id:
             # Looked up under the write lock: of two posts with one id, exactly one records.
             earlier = _earlier_answer(db, site_key, request_id, fingerprint)
@@ -179,7 +181,7 @@ def erase(db: Database, secret: str, site_key: str, consent_id: str) -> int:
 
     Erasing again erases nothing and leaves no second erasure record (a reload re-sends it).
     """
-    with write(db):
+    with write(db, log.consent_lock(site_key, consent_id)):
         if not log.exists(db, consent_id, site_key):
             return 0
         return log.erase(db, consent_id, site_key, rules.consent_hash(secret, consent_id))

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlite_utils import Database
-
 from ..registry import RegistryError
 from ..revisions import content_hash
 from ..storage import registry as store
 from ..storage import revisions as revision_store
+from ..storage.engine import Database
 from ..storage.schema import write
 from .errors import Conflict, Invalid, NotFound
 
@@ -400,7 +399,7 @@ def delete_assignment(db: Database, site_key: str, vendor_key: str, actor: str) 
 
 def apply_file(db: Database, doc: object, actor: str, prune: bool = False) -> list[store.Change]:
     """Make the registry match a registry file, all or nothing; the changes made."""
-    with write(db):
+    with write(db, "registry"):
         try:
             _, merged = store.validate_file(db, doc, prune)
         except RegistryError as error:
@@ -425,7 +424,7 @@ def publish(db: Database, site_key: str, actor: str) -> tuple[Doc, bool]:
 
 def rollback(db: Database, site_key: str, number: int, actor: str) -> tuple[Doc, bool]:
     """Publish the content of revision `number` again, as a new revision: (revision, created)."""
-    with write(db):
+    with write(db, "registry"):
         require_site(db, site_key)
         old = revision_store.get(db, site_key, number)
         if old is None:

@@ -12,13 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlite_utils import Database
-
 from ..exports import normalise_time
 from ..registry import DEFAULT_RETENTION_DAYS
 from ..storage import audit as audit_store
 from ..storage import decisions as log
 from ..storage import registry as registry_store
+from ..storage.engine import Database
 from ..storage.util import ms_to_iso, now_iso
 from .errors import Invalid, NotFound
 

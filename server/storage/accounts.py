@@ -64,14 +64,14 @@ def create_user(
     """A new login. `must_change_password` for a password that someone else has seen (a
     generated, printed one): the admin UI then asks for a new one at the first sign-in."""
     email = email.strip().lower()
-    with write(db):
+    with write(db, "accounts"):
         if db.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
             raise ValueError(f"a user with the email {email} already exists")
         user_id = db.execute(
             "INSERT INTO users (email, password_hash, role, created_at, must_change_password) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
             [email, generate_password_hash(password), role, now_iso(), int(must_change_password)],
-        ).lastrowid
+        ).fetchone()[0]
         audit(db, actor, "create", "user", email, after={"email": email, "role": role})
     return user_id
 
@@ -137,7 +137,7 @@ def update_user(
     """Change a user's role and/or activity, refusing to leave no active admin."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    with write(db):
+    with write(db, "accounts"):
         before = get_user(db, user_id)
         if before is None:
             return False

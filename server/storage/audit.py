@@ -6,8 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlite_utils import Database
-
+from .engine import Database
 from .schema import write
 from .util import now_iso
 

@@ -8,9 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from . import figures
+from .engine import Database
 from .schema import write
 from .util import iso_to_ms, ms_to_iso, now_iso
 
@@ -33,6 +32,16 @@ EXPORT_COLUMNS = (
     "regime",
     "region",
 )
+
+
+def consent_lock(site_key: str, consent_id: str) -> str:
+    """The lock of a consent id's records: its decisions and its erasure never interleave."""
+    return f"consent:{site_key}:{consent_id}"
+
+
+def request_lock(site_key: str, request_id: str) -> str:
+    """The lock of a request_id: of two posts with one id, one records, the other replays."""
+    return f"request:{site_key}:{request_id}"
 
 
 def _bits(choices: Mapping[str, bool]) -> str:
@@ -82,7 +91,7 @@ def record(
     The time is taken once the write lock is held, so it never reads earlier than a write
     (an erasure) that committed before it.
     """
-    with write(db):
+    with write(db, consent_lock(site_key, consent_id)):
         stamp = now_iso()
         ua_id = None
         if user_agent:
@@ -189,7 +198,7 @@ def purge_request_ids(db: Database, before: str, batch_size: int = 5000) -> int:
 
 
 def _select(
-    db: Database, where: str, params: Sequence[object], order: str = "d.id"
+    db: Database, where: str, params: Sequence[object], order: str = "d.id", stream: bool = False
 ) -> Iterator[dict[str, Any]]:
     sql = (
         "SELECT d.consent_id, d.site_key, d.revision, d.action, d.categories, d.vendors, "
@@ -199,7 +208,7 @@ def _select(
         f"WHERE {where} ORDER BY {order}"
     )
     keys = _Keys(db)
-    for row in db.execute(sql, params):
+    for row in db.iterate(sql, params) if stream else db.execute(sql, params):
         item = dict(zip(EXPORT_COLUMNS, row, strict=True))
         category_keys, vendor_keys = keys(item["site_key"], item["revision"])
         item["categories"] = _unbits(category_keys, item["categories"])
@@ -235,7 +244,7 @@ def export(
     if until:
         where.append("d.recorded_at < ?")
         params.append(iso_to_ms(until))
-    return _select(db, " AND ".join(where), params, order="d.recorded_at, d.id")
+    return _select(db, " AND ".join(where), params, order="d.recorded_at, d.id", stream=True)
 
 
 def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> int:
@@ -244,7 +253,7 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
     Every statement goes by the consent index or by primary key, so the cost is that of the
     consent id's own rows, however large the site's log (tests/test_erase_large.py).
     """
-    with write(db):
+    with write(db, consent_lock(site_key, consent_id)):
         rows = db.execute(
             "SELECT id, revision, action, categories, vendors, recorded_at, user_agent_id, regime "
             "FROM decisions WHERE consent_id = ? AND site_key = ?",
@@ -267,7 +276,7 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
             )
             if ua_id is not None:
                 agents[ua_id] += 1
-        db.conn.executemany("DELETE FROM decisions WHERE id = ?", [(row[0],) for row in rows])
+        db.executemany("DELETE FROM decisions WHERE id = ?", [(row[0],) for row in rows])
         # A rare user agent could single a visitor out: it goes with their last decision.
         _release_agents(db, agents, delete_unused=True)
         db.execute(
@@ -280,13 +289,13 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
 
 def _release_agents(db: Database, agents: Mapping[int, int], delete_unused: bool) -> None:
     """Count deleted decisions out of their user agents, by id; drop those left unused."""
-    db.conn.executemany(
+    db.executemany(
         "UPDATE user_agents SET uses = uses - ? WHERE id = ?",
         [(uses, ua_id) for ua_id, uses in agents.items()],
     )
     if delete_unused:
         # The foreign-key check of this delete looks the id up in decisions_user_agent.
-        db.conn.executemany(
+        db.executemany(
             "DELETE FROM user_agents WHERE id = ? AND uses <= 0", [(ua_id,) for ua_id in agents]
         )
 
@@ -307,7 +316,7 @@ def rebuild_figures(db: Database) -> None:
     db.execute("DELETE FROM figures_daily")
     db.execute("DELETE FROM figures_optins")
     db.execute("DELETE FROM figures_regimes")
-    for item in list(_select(db, "1 = 1", [])):
+    for item in list(_select(db, "1 = 1", [], stream=True)):
         figures.add(
             db,
             item["site_key"],
@@ -330,7 +339,7 @@ PURGE_BATCH = 5000
 def purge_cache(db: Database, mebibytes: int = 64) -> None:
     """A larger page cache for a purge's connection: a batch's dirty index pages stay in
     memory until its commit instead of spilling to the WAL midway (about twice as fast)."""
-    db.execute(f"PRAGMA cache_size = {-1024 * int(mebibytes)}")
+    db.bulk_cache(mebibytes)
 
 
 def count_before(db: Database, site_key: str, before: str) -> tuple[int, int]:
@@ -361,9 +370,7 @@ def purge_decisions(
                 [site_key, cutoff, batch],
             ).fetchall()
             # In row order: the oldest rows are mostly neighbours in the table.
-            db.conn.executemany(
-                "DELETE FROM decisions WHERE id = ?", sorted((row[0],) for row in rows)
-            )
+            db.executemany("DELETE FROM decisions WHERE id = ?", sorted((row[0],) for row in rows))
             _release_agents(
                 db, Counter(ua for _id, ua in rows if ua is not None), delete_unused=False
             )

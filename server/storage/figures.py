@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
+from .engine import Database
 
 # (site_key, day, revision, action) and (site_key, day, revision, kind, key): rollup row keys.
 Daily = tuple[str, str, int, str]
@@ -49,18 +49,21 @@ def add(
     daily, optins = _deltas(site_key, recorded_at[:10], revision, action, categories, vendors)
     db.execute(
         "INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_key, day, revision, action) "
+        "DO UPDATE SET decisions = figures_daily.decisions + ?",
         [*daily, sign, sign],
     )
     db.execute(
         "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + ?",
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_key, day, regime, action) "
+        "DO UPDATE SET decisions = figures_regimes.decisions + ?",
         [site_key, recorded_at[:10], regime or "opt_in", action, sign, sign],
     )
     if optins:
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET accepted = accepted + ?",
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site_key, day, revision, kind, key) "
+            "DO UPDATE SET accepted = figures_optins.accepted + ?",
             [(*row, sign, sign) for row in optins],
         )
 
@@ -77,7 +80,7 @@ def daily(db: Database, site_key: str, first_day: str, last_day: str) -> list[tu
 def optins(db: Database, site_key: str, first_day: str, last_day: str) -> list[tuple[Any, ...]]:
     """(revision, kind, key, accepted) summed over the days from first_day to last_day."""
     return db.execute(
-        "SELECT revision, kind, key, SUM(accepted) FROM figures_optins "
+        "SELECT revision, kind, key, CAST(SUM(accepted) AS BIGINT) FROM figures_optins "
         "WHERE site_key = ? AND day BETWEEN ? AND ? GROUP BY revision, kind, key "
         "ORDER BY revision, kind, key",
         [site_key, first_day, last_day],

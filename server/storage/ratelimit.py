@@ -55,6 +55,29 @@ ON CONFLICT (key) DO UPDATE SET
 _INCR = _ADD + "RETURNING value"
 
 
+def admitted(
+    entries: Sequence[tuple[str, int, int]],
+    windows: Sequence[tuple[str, str]],
+    counts: dict[str, int],
+    now: float,
+    amount: int,
+) -> tuple[int | None, list[tuple[str, float]]]:
+    """Which entry is refused (None: none) and the (current window key, expiry) to add
+    `amount` to, for the entries before it, from the live `counts` of their windows."""
+    refused, increments = None, []
+    for index, ((_, limit, expiry), (previous_key, current_key)) in enumerate(
+        zip(entries, windows, strict=True)
+    ):
+        # The weighting of limits' sliding window counter, as its other storages do it.
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry
+        previous = counts.get(previous_key, 0) * previous_ttl / expiry
+        if amount > limit or floor(previous + counts.get(current_key, 0)) + amount > limit:
+            refused = index
+            break
+        increments.append((current_key, now + 2 * expiry))
+    return refused, increments
+
+
 def uri_for(path: str) -> str:
     """The storage URI of a counter file (an absolute path)."""
     return f"{SCHEME}://{os.path.abspath(path)}"
@@ -213,26 +236,15 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
                     [now, *names],
                 ).fetchall()
             )
-            refused, increments = None, []
-            for index, ((_, limit, expiry), (previous_key, current_key)) in enumerate(
-                zip(entries, windows, strict=True)
-            ):
-                # The weighting of limits' sliding window counter, as its other storages do it.
-                previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry
-                previous = counts.get(previous_key, 0) * previous_ttl / expiry
-                if amount > limit or floor(previous + counts.get(current_key, 0)) + amount > limit:
-                    refused = index
-                    break
-                increments.append(
-                    {
-                        "key": current_key,
-                        "amount": amount,
-                        "expires_at": now + 2 * expiry,
-                        "now": now,
-                    }
-                )
+            refused, increments = admitted(entries, windows, counts, now, amount)
             if increments:
-                conn.executemany(_ADD, increments)
+                conn.executemany(
+                    _ADD,
+                    [
+                        {"key": key, "amount": amount, "expires_at": expires_at, "now": now}
+                        for key, expires_at in increments
+                    ],
+                )
         return refused
 
     def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:

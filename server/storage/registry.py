@@ -6,10 +6,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlite_utils import Database
-
 from ..registry import RegistryError, normalize
 from .audit import record as audit
+from .engine import Database
 from .schema import write
 from .util import now_iso
 
@@ -77,6 +76,8 @@ def list_vendors(db: Database, keys: list[str] | None = None) -> list[Json]:
     """The vendor catalog by key, or only the vendors named by `keys`."""
     if keys is None:
         rows = db.execute("SELECT doc FROM vendors ORDER BY key")
+    elif not keys:
+        return []  # `IN ()` is SQLite's; PostgreSQL refuses an empty list
     else:
         marks = ", ".join("?" * len(keys))
         rows = db.execute(f"SELECT doc FROM vendors WHERE key IN ({marks}) ORDER BY key", keys)
@@ -230,7 +231,7 @@ def changes(before: Json, after: Json) -> list[Change]:
 
 def save(db: Database, after: Json, actor: str) -> list[Change]:
     """Make the stored registry equal `after` (already validated), with an audit entry per change."""
-    with write(db):
+    with write(db, "registry"):
         before = load(db)
         todo = changes(before, after)
         if not todo:
@@ -294,7 +295,7 @@ def apply(db: Database, doc: object, actor: str) -> list[Change]:
     Removing what a file leaves out (`--prune`) goes through services.registry.apply_file,
     which checks what may be removed.
     """
-    with write(db):
+    with write(db, "registry"):
         _, merged = validate_file(db, doc)
         return save(db, merged, actor)
 
@@ -305,7 +306,7 @@ def change(db: Database, mutate: Callable[[Json], str], actor: str) -> Json:
     `mutate` returns the path of the object it edited ("vendors[2]"); a RegistryError raised
     here carries that path as `prefix`. The admin API and the admin UI both edit through this.
     """
-    with write(db):
+    with write(db, "registry"):
         doc = load(db)
         prefix = mutate(doc)
         try:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
-
-from sqlite_utils import Database
 
 from .. import revisions as compiler
 from . import registry as registry_store
 from .audit import record as audit
+from .engine import Cursor, Database
 from .schema import write
 from .util import now_iso
 
@@ -45,7 +43,7 @@ def _row(row: Sequence[Any]) -> Json:
 
 def _select(
     db: Database, where: str, params: list[Any], columns: Sequence[str] = COLUMNS
-) -> sqlite3.Cursor:
+) -> Cursor:
     return db.execute(f"SELECT {', '.join(columns)} FROM revisions WHERE {where}", params)
 
 
@@ -100,7 +98,7 @@ def publish(
 
     Returns (revision, created); publishing content equal to the latest revision creates nothing.
     """
-    with write(db):
+    with write(db, "registry"):
         if content is None:
             content = compile_current(db, site_key)
         digest = compiler.content_hash(content)

@@ -7,9 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlite_utils import Database
-
 from .audit import record as audit
+from .engine import Database
 from .schema import write
 from .util import iso_to_ms, now_iso
 
@@ -62,7 +61,7 @@ def _expire(db: Database, site_key: str) -> None:
 
 def create(db: Database, site_key: str, revision: int, options: Json, actor: str) -> int | None:
     """A queued scan's id; None when one of the site's scans is still queued or running."""
-    with write(db):
+    with write(db, f"scans:{site_key}"):
         _expire(db, site_key)
         busy = db.execute(
             "SELECT 1 FROM scans WHERE site_key = ? AND state IN ('queued', 'running')",
@@ -73,10 +72,10 @@ def create(db: Database, site_key: str, revision: int, options: Json, actor: str
         stamp = now_iso()
         cursor = db.execute(
             "INSERT INTO scans (site_key, revision, state, requested_by, options, created_at,"
-            " heartbeat_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+            " heartbeat_at) VALUES (?, ?, 'queued', ?, ?, ?, ?) RETURNING id",
             [site_key, revision, actor, json.dumps(options), stamp, stamp],
         )
-        scan_id = int(cursor.lastrowid or 0)
+        scan_id = int(cursor.fetchone()[0])
         audit(db, actor, "scan", "scan", str(scan_id), site_key, None, options, at=stamp)
         return scan_id
 

@@ -1,19 +1,21 @@
-"""Opening the database and the one idempotent, versioned schema step."""
+"""The versioned, idempotent schema steps of both engines, the write transaction, migrate."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import sqlite3
-from pathlib import Path
-
-import sqlite_utils
+from collections.abc import Iterator
 
 from ..registry import DEFAULT_RETENTION_DAYS
+from .engine import Database, connect
 from .util import ms_to_iso
 
-# Each step moves the schema from version i to i + 1; steps only ever get appended.
+__all__ = ["STEPS", "Database", "connect", "migrate", "schema_version", "write"]
+
+# Each step moves the schema from version i to i + 1; steps only ever get appended. A step is
+# SQL (statements separated by `;`, CREATE statements in SQLite's dialect, translated for
+# PostgreSQL by the engine's `ddl`) or a function of the connection, which reads the catalog
+# through the engine (`db.columns`, `db.index_columns`) and so runs on both.
 STEPS = [
     """
     CREATE TABLE organization (
@@ -209,15 +211,15 @@ STEPS = [
 ]
 
 
-def _add_column(db, table: str, column: str, definition: str):
+def _add_column(db: Database, table: str, column: str, definition: str) -> None:
     # Checked first, so that the step also runs on a database where the column already exists.
-    if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
-        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    if column not in db.columns(table):
+        db.execute(db.ddl(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
 
 
-def _index(db, name: str, table: str, columns: tuple[str, ...]) -> None:
+def _index(db: Database, name: str, table: str, columns: tuple[str, ...]) -> None:
     """Create index `name` on `columns`, replacing one of that name on other columns."""
-    if tuple(row[2] for row in db.execute(f"PRAGMA index_info({name})")) != columns:
+    if db.index_columns(name) != columns:
         db.execute(f"DROP INDEX IF EXISTS {name}")
         db.execute(f"CREATE INDEX {name} ON {table} ({', '.join(columns)})")
 
@@ -244,10 +246,12 @@ def _regimes(db):
     _add_column(db, "decisions", "regime", "TEXT")
     _add_column(db, "decisions", "region", "TEXT")
     db.execute(
-        "CREATE TABLE IF NOT EXISTS figures_regimes ("
-        " site_key TEXT NOT NULL, day TEXT NOT NULL, regime TEXT NOT NULL, action TEXT NOT NULL,"
-        " decisions INTEGER NOT NULL, PRIMARY KEY (site_key, day, regime, action)"
-        ") WITHOUT ROWID"
+        db.ddl(
+            "CREATE TABLE IF NOT EXISTS figures_regimes ("
+            " site_key TEXT NOT NULL, day TEXT NOT NULL, regime TEXT NOT NULL, action TEXT NOT NULL,"
+            " decisions INTEGER NOT NULL, PRIMARY KEY (site_key, day, regime, action)"
+            ") WITHOUT ROWID"
+        )
     )
     db.execute("DELETE FROM figures_regimes")
     # Grouped by whole UTC days in SQL (portable integer division), named in Python.
@@ -256,9 +260,10 @@ def _regimes(db):
         f"SELECT site_key, recorded_at / {day_ms}, COALESCE(regime, 'opt_in'), action, COUNT(*) "
         "FROM decisions GROUP BY 1, 2, 3, 4"
     ).fetchall()
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET decisions = decisions + excluded.decisions",
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_key, day, regime, action) "
+        "DO UPDATE SET decisions = figures_regimes.decisions + excluded.decisions",
         [(s, ms_to_iso(d * day_ms)[:10], r, a, n) for s, d, r, a, n in rows],
     )
 
@@ -271,60 +276,45 @@ def _rebuild_figures(db):
     rebuild_figures(db)
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """A connection in autocommit mode; writes open their own transaction with `write(db)`."""
-    path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The consent log is personal data: readable by the server's user only. SQLite gives
-        # its -wal and -shm files the same mode as the database file. Only a new file is
-        # opened here (O_EXCL): closing any descriptor of an existing database drops every
-        # POSIX lock this process holds on it, and another process closing last would then
-        # delete the WAL under this process's open connections, losing their later writes.
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # NORMAL (WAL): a committed decision survives any crash of the server process; FULL also
-    # fsyncs every commit, so it survives power loss too, at a cost (docs/benchmarks.md).
-    sync = os.environ.get("PRIVACY_CENTER_SYNC", "NORMAL").upper()
-    conn.execute(f"PRAGMA synchronous = {'FULL' if sync == 'FULL' else 'NORMAL'}")
-    return sqlite_utils.Database(conn)
-
-
 @contextlib.contextmanager
-def write(db: sqlite_utils.Database):
-    """One write transaction, taken with the write lock up front so it never deadlocks midway."""
-    conn = db.conn
-    if conn.in_transaction:
+def write(db: Database, *locks: str) -> Iterator[Database]:
+    """One write transaction, committed at the end of the block, rolled back if it raises.
+
+    `locks` name what the transaction reads and then writes on and must not share with another
+    writer meanwhile ("registry", "consent:shop:ID"): SQLite takes its one write lock up front
+    anyway, PostgreSQL takes these advisory locks. A nested `write` joins the open transaction
+    (and takes its own locks there).
+    """
+    if db.in_transaction:
+        db.lock(locks)
         yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin_write(locks)
     try:
         yield db
     except BaseException:
-        conn.execute("ROLLBACK")
+        db.rollback()
         raise
-    conn.execute("COMMIT")
+    db.commit()
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
-    return db.execute("PRAGMA user_version").fetchone()[0]
+def schema_version(db: Database) -> int:
+    return db.schema_version()
 
 
-def migrate(db: sqlite_utils.Database) -> tuple[int, int]:
-    """Bring the schema to the latest version; safe to run any number of times, by any worker."""
-    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        db.execute("PRAGMA journal_mode = WAL")
-    with write(db):
-        before = schema_version(db)
+def migrate(db: Database) -> tuple[int, int]:
+    """Bring the schema to the latest version; safe to run any number of times, by any worker
+    and from several machines at once (the steps run under one lock, each machine's after the
+    other's, and find nothing left to do)."""
+    db.prepare_migration()
+    with write(db, "migrate"):
+        before = db.schema_version()
         for number, step in enumerate(STEPS[before:], start=before + 1):
             if callable(step):
                 step(db)
             else:
                 for statement in step.split(";"):
                     if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-        return before, schema_version(db)
+                        db.execute(db.ddl(statement))
+            db.set_schema_version(number)
+        return before, db.schema_version()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlite_utils import Database
-
+from .engine import Database
 from .schema import write
 
 WINDOW = 15 * 60  # failures older than this are forgotten
@@ -40,7 +39,7 @@ def wait_seconds(db: Database, account: str, address: str, now: float | None = N
 def failed(db: Database, account: str, address: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     with write(db):
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO login_failures (scope, at) VALUES (?, ?)",
             [(_scope("account", account), now), (_scope("address", address), now)],
         )
