@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,7 +17,8 @@ from . import serve as serving
 from .services import registry as registry_service
 from .services import retention
 from .services.errors import Conflict, Invalid, NotFound
-from .storage import accounts, connect, migrate
+from .storage import accounts, connect, is_postgresql, migrate
+from .storage import backup as backup_store
 from .storage import decisions as decision_log
 from .storage import registry as registry_store
 from .storage import revisions as revision_store
@@ -63,6 +65,131 @@ def init_db(ctx):
     click.echo(
         f"database {ctx.obj['database']}: schema version {after}"
         + (f" (was {before})" if before != after else " (up to date)")
+    )
+
+
+main.add_command(init_db, "migrate")  # the same command under the name operators look for
+
+
+@main.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="PATH",
+    help="The new backup file (never overwritten).",
+)
+@click.pass_context
+def backup(ctx, target):
+    """Back up the SQLite database into a new file while the server runs (online backup).
+
+    PostgreSQL is backed up with pg_dump -Fc (docs/storage.md, "Backup and restore").
+    """
+    database = ctx.obj["database"]
+    if is_postgresql(database):
+        raise click.ClickException(
+            "backup copies a SQLite database; back up PostgreSQL with its own tools: "
+            "pg_dump -Fc -f FILE 'URL' (docs/storage.md, \"Backup and restore\")"
+        )
+    try:
+        done = backup_store.sqlite_backup(database, target)
+    except backup_store.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"backed up {Path(database).resolve()} to {done.path}: {done.decisions:,} decisions, "
+        f"schema version {done.schema_version}, {done.size / 2**20:.1f} MiB "
+        f"in {done.seconds:.1f} s"
+    )
+
+
+@main.command("copy")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="SQLITE_PATH",
+    help="The SQLite database file of the deployment to copy.",
+)
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="POSTGRESQL_URL",
+    help="A new PostgreSQL database, migrated (privacy-center migrate) and empty.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=5000,
+    show_default=True,
+    help="Rows per insert batch.",
+)
+def copy_command(source, target, batch_size):
+    """Copy a whole SQLite deployment into an empty PostgreSQL database, every row.
+
+    Compares each table's row count and checksum on both sides and prints them; commits
+    only if every one matches (exit 0), else changes nothing (exit 1). docs/storage.md.
+    """
+    import time
+
+    from .storage import copy as copier
+    from .storage import engine
+
+    if is_postgresql(source):
+        raise click.BadParameter(
+            "is a PostgreSQL URL; copy reads a SQLite file", param_hint="--from"
+        )
+    if not Path(source).is_file():
+        raise click.BadParameter(f"{source}: no such database file", param_hint="--from")
+    if not is_postgresql(target):
+        raise click.BadParameter(f"'{target}' is not a postgresql:// URL", param_hint="--to")
+    started = time.monotonic()
+    with contextlib.closing(connect(source)) as src:
+        migrate(src)  # as every command does: the source at this release's schema
+        try:
+            dst = connect(target)
+        except Unavailable as error:
+            raise click.ClickException(f"cannot open the target: {error}") from None
+        with contextlib.closing(dst):
+            shown = {"rows": 0}
+
+            def progress(table: str, rows: int) -> None:
+                if rows - shown["rows"] >= 100_000:
+                    shown["rows"] = rows
+                    click.echo(f"{table}: {rows:,} rows", err=True)
+                elif rows < shown["rows"]:
+                    shown["rows"] = 0
+
+            try:
+                result = copier.copy(src, dst, batch_size, progress)
+            except copier.CopyRefused as error:
+                raise click.ClickException(f"{error}; nothing was copied") from None
+    width = max(len(t.table) for t in result.tables)
+    click.echo(
+        f"{'table':<{width}}  {'source rows':>12}  {'target rows':>12}  "
+        f"{'source checksum':<16}  {'target checksum':<16}"
+    )
+    for t in result.tables:
+        click.echo(
+            f"{t.table:<{width}}  {t.source.rows:>12,}  {t.target.rows:>12,}  "
+            f"{t.source.hex[:16]}  {t.target.hex[:16]}  {'ok' if t.matches else 'DIFFERENT'}"
+        )
+    rows = sum(t.source.rows for t in result.tables)
+    seconds = time.monotonic() - started
+    if not result.committed:
+        raise click.ClickException(
+            "the copy differs from the source (the tables marked DIFFERENT); it was rolled "
+            "back: the target is as before"
+        )
+    click.echo(
+        f"copied {rows:,} rows of {len(result.tables)} tables in {seconds:.1f} s: every count "
+        "and checksum matches"
+    )
+    key = engine.instance_dir(engine.normalise(source)) / "secret_key"
+    click.echo(
+        "serve the copy with the secret key this deployment uses (PRIVACY_CENTER_SECRET_KEY"
+        + (f", else the file {key}" if key.exists() else "")
+        + "): receipts, erasure records and client hashes are keyed with it"
     )
 
 

@@ -138,6 +138,20 @@ class Database:
     def bulk_cache(self, mebibytes: int) -> None:
         """A larger cache for one connection's bulk deletes (retention), where it helps."""
 
+    # Copying a deployment (storage/copy.py)
+
+    def references(self, table: str) -> set[str]:
+        """The tables that `table`'s foreign keys point to."""
+        raise NotImplementedError
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Params]) -> None:
+        """Insert many rows at once (a copy): the fastest way the engine has."""
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def restart_ids(self, table: str) -> None:
+        """After rows were inserted with their own ids: new rows get ids after the largest."""
+
 
 class SQLiteDatabase(Database):
     engine = "sqlite"
@@ -205,6 +219,9 @@ class SQLiteDatabase(Database):
 
     def index_columns(self, name: str) -> tuple[str, ...]:
         return tuple(row[2] for row in self.execute(f"PRAGMA index_info({name})"))
+
+    def references(self, table: str) -> set[str]:
+        return {row[2] for row in self.execute(f"PRAGMA foreign_key_list({table})")}
 
     def bulk_cache(self, mebibytes: int) -> None:
         # A batch's dirty index pages stay in memory until its commit instead of spilling to
@@ -372,6 +389,37 @@ class PostgreSQLDatabase(Database):
             [name],
         )
         return tuple(column for (column,) in rows)
+
+    def references(self, table: str) -> set[str]:
+        rows = self.execute(
+            "SELECT DISTINCT p.relname FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid "
+            "WHERE c.contype = 'f' AND t.relname = ? "
+            "AND t.relnamespace = current_schema()::regnamespace",
+            [table],
+        )
+        return {name for (name,) in rows}
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Params]) -> None:
+        # COPY: several times the rate of batched INSERTs.
+        with self.conn.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(_pg_params(row))
+
+    def restart_ids(self, table: str) -> None:
+        # An identity column's sequence does not move when rows are given their ids.
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? AND is_identity = 'YES'",
+            [table],
+        ).fetchall()
+        for (column,) in rows:
+            self.execute(
+                f"SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX({column}), 0) + 1, "
+                f"false) FROM {table}",
+                [table, column],
+            )
 
 
 def connect(location: str | Path) -> Database:
