@@ -219,18 +219,38 @@ def copy_command(source, target, batch_size):
     show_default=True,
     help="Log method, path, status and time of each request (never the client's address).",
 )
+@click.option(
+    "--new-secret-key",
+    is_flag=True,
+    help="Make this machine's secret key the deployment's, after replacing one that leaked "
+    "(every app machine must then have the new one).",
+)
 @click.pass_context
-def serve(ctx, host, port, workers, model, access_log):
+def serve(ctx, host, port, workers, model, access_log, new_secret_key):
     """Serve the application (granian; see docs/benchmarks.md, "Serving model")."""
-    from . import regions
+    from . import load_secret_key, regions
     from .ratelimit import ConfigError, check_environment
+    from .storage import deployment, engine
 
     try:  # a wrong setting is one readable line here, not a traceback from every worker
         check_environment()
         regions.check_environment()
     except (ConfigError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    _db(ctx).close()
+    db = _db(ctx)
+    try:
+        # The key every worker will use (generated here, once, if there is none yet).
+        key = load_secret_key(engine.instance_dir(engine.normalise(ctx.obj["database"])))
+        if not deployment.check_secret_key(db, key, replace=new_secret_key):
+            raise click.ClickException(
+                "this machine's secret key is not the one this database has been served with: "
+                "every app machine of a deployment needs the same PRIVACY_CENTER_SECRET_KEY "
+                "(with another one, visitors' receipts, admin sessions and erasure records "
+                "stop working). After replacing a key on purpose, start once with "
+                "--new-secret-key (docs/storage.md)"
+            )
+    finally:
+        db.close()
     try:
         serving.run(ctx.obj["database"], host, port, workers, model, access_log)
     except ValueError as error:

@@ -208,6 +208,14 @@ STEPS = [
     # the visitor's region (null before this step: then every site was opt_in), and the figures
     # count decisions per regime; the rollup of a log recorded before this step is rebuilt here.
     lambda db: _regimes(db),
+    # 11: what every app machine of the deployment must agree on (storage/deployment.py): the
+    # secret key's fingerprint, so that a machine started with another key is refused.
+    """
+    CREATE TABLE IF NOT EXISTS deployment (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 
