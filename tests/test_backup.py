@@ -19,7 +19,11 @@ from postgresql_server import SERVER, new_database
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ORIGIN, REGISTRY, decision
+from support import ON_POSTGRESQL, ORIGIN, REGISTRY, decision
+
+# These make their own PostgreSQL databases (and SQLite files) whatever the run's engine: they
+# run once, on the SQLite leg of `make test`, not again on the PostgreSQL one.
+pytestmark = pytest.mark.skipif(ON_POSTGRESQL, reason="runs on the SQLite leg (both engines)")
 
 
 def prepare(location):

@@ -11,10 +11,23 @@ from postgresql_server import new_database, row_counts
 from server import create_app
 from server.cli import main
 from server.storage import accounts, connect, migrate
+from server.storage import deployment as deployment_store
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 from server.storage import scans as scan_store
-from support import ADMIN_PASSWORD, ORIGIN, REGISTRY, AdminClient, FormClient, decision
+from support import (
+    ADMIN_PASSWORD,
+    ON_POSTGRESQL,
+    ORIGIN,
+    REGISTRY,
+    AdminClient,
+    FormClient,
+    decision,
+)
+
+# These make their own PostgreSQL databases (and SQLite files) whatever the run's engine: they
+# run once, on the SQLite leg of `make test`, not again on the PostgreSQL one.
+pytestmark = pytest.mark.skipif(ON_POSTGRESQL, reason="runs on the SQLite leg (both engines)")
 
 SECRET = "the-deployment's-secret-key"
 HEADERS = {"Origin": ORIGIN, "User-Agent": "pytest-browser/1.0"}
@@ -43,6 +56,7 @@ def deployment(tmp_path):
     accounts.create_user(db, "editor@example.com", ADMIN_PASSWORD, "editor")
     token = accounts.create_token(db, "export")
     scan_store.create(db, "shop", 1, {"urls": []}, "test")
+    assert deployment_store.check_secret_key(db, SECRET)  # as `serve` records it
     db.close()
     client = app_on(path).test_client()
     consents = []
@@ -150,6 +164,9 @@ def test_a_copied_deployment_answers_as_the_original(deployment):
         fresh = client.post("/api/v1/sites/shop/decisions", json=decision(), headers=HEADERS)
         assert fresh.status_code == 201
         db = connect(url)
+        # the secret key's fingerprint came along: `serve` with another key is refused
+        assert deployment_store.check_secret_key(db, SECRET)
+        assert not deployment_store.check_secret_key(db, "another key")
         accounts.create_user(db, "new@example.com", ADMIN_PASSWORD, "viewer")
         accounts.create_token(db, "another")
         db.close()

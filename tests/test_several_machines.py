@@ -21,7 +21,11 @@ from postgresql_server import new_database
 from server.storage import accounts, connect
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ADMIN_PASSWORD, ORIGIN, REGISTRY, decision
+from support import ADMIN_PASSWORD, ON_POSTGRESQL, ORIGIN, REGISTRY, decision
+
+# These make their own PostgreSQL databases (and SQLite files) whatever the run's engine: they
+# run once, on the SQLite leg of `make test`, not again on the PostgreSQL one.
+pytestmark = pytest.mark.skipif(ON_POSTGRESQL, reason="runs on the SQLite leg (both engines)")
 
 REDIS = os.environ.get("PRIVACY_CENTER_TEST_REDIS", "redis://127.0.0.1:6379/7")
 CONSENT_READS = 6  # per client per minute, on the whole deployment (the lowest rule: consents)
