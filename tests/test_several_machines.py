@@ -167,6 +167,14 @@ def test_a_publish_through_one_is_served_by_the_other_at_once(machines):
     config = requests.get(f"{b}/api/v1/sites/shop/config", headers={"Origin": ORIGIN}).json()
     assert config["name"]["ja"] == "新しいショップ"
     assert _config_revision(a) == number and _widget_revision(a) == number
+    # the same bytes from both: a browser's copy from one is revalidated (304) by the other
+    for path in ("/w/shop.js", "/api/v1/sites/shop/config"):
+        tags = [requests.get(f"{base}{path}", headers={"Origin": ORIGIN}) for base in (a, b)]
+        assert tags[0].headers["ETag"] == tags[1].headers["ETag"]
+        again = requests.get(
+            f"{b}{path}", headers={"Origin": ORIGIN, "If-None-Match": tags[0].headers["ETag"]}
+        )
+        assert again.status_code == 304
 
 
 def test_decisions_through_both_land_in_one_log(machines):

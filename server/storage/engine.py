@@ -408,10 +408,12 @@ class PostgreSQLDatabase(Database):
                     copy.write_row(_pg_params(row))
 
     def restart_ids(self, table: str) -> None:
-        # An identity column's sequence does not move when rows are given their ids.
+        # A sequence (an identity column's, or a serial's) does not move when rows are given
+        # their ids.
         rows = self.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-            "current_schema() AND table_name = ? AND is_identity = 'YES'",
+            "current_schema() AND table_name = ? "
+            "AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')",
             [table],
         ).fetchall()
         for (column,) in rows:
