@@ -221,3 +221,36 @@ def test_wrong_arguments_are_one_readable_line(deployment, tmp_path, source, tar
     result = copy(source, target)
     assert result.exit_code in (1, 2) and message in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_copy_while_the_sqlite_server_records_is_one_moment_of_it(tmp_path, served):
+    """The source is read in one read transaction: the SQLite server goes on recording (no
+    decision refused), and the copy holds a consistent snapshot between before and after."""
+    from test_backup import Writer, exported, post_decision, prepare, wait_for
+
+    live = tmp_path / "live" / "privacy-center.db"
+    live.parent.mkdir()
+    token = prepare(str(live))
+    base = served(str(live), PRIVACY_CENTER_RATE_LIMIT="off")
+    before = [post_decision(base) for _ in range(20)]
+    with new_database() as url, Writer(base) as writer:
+        wait_for(writer, 5)
+        acknowledged = before + list(writer.answers)
+        result = copy(str(live), url)
+        wait_for(writer, 5)
+        writer.stop.set()
+        writer.join(timeout=30)
+        assert result.exit_code == 0, result.output
+        assert not writer.failures
+        copied = {row[0] for row in _consent_ids(url)}
+        assert {a["consent_id"] for a in acknowledged} <= copied
+        assert copied <= {a["consent_id"] for a in before + writer.answers}
+        assert len(copied) < len(exported(base, token))  # the server recorded more after it
+
+
+def _consent_ids(url):
+    db = connect(url)
+    try:
+        return db.execute("SELECT consent_id FROM decisions").fetchall()
+    finally:
+        db.close()
