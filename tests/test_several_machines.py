@@ -199,6 +199,17 @@ def test_decisions_through_both_land_in_one_log(machines):
         headers={"Authorization": f"Bearer {first['receipt']}"},
     )
     assert mine.status_code == 200 and len(mine.json()["decisions"]) == 2
+    # the figures page, from the daily rollups, counts the same on both
+    browser = Browser()
+    assert browser.sign_in(a).status_code == 302
+    counts = [
+        re.search(
+            r"([\d,]+) decisions from", browser.http.get(f"{base}/admin/sites/shop/figures").text
+        )
+        for base in (a, b)
+    ]
+    assert counts[0] and counts[1], "no count on the figures page"
+    assert counts[0][1] == counts[1][1] == f"{len(log_a):,}"
 
 
 class Browser:
