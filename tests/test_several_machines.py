@@ -327,20 +327,27 @@ def test_a_machine_with_another_secret_key_is_refused(tmp_path):
 
         def serve(key, *flags):
             """The refusal's message, or None if the machine started (it is stopped then)."""
+            port = _free_port()
             process = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve", "--port", str(_free_port()), *flags],
+                [sys.executable, "-m", "server", "serve", "--port", str(port), *flags],
                 env={**os.environ, "PRIVACY_CENTER_DB": url, "PRIVACY_CENTER_SECRET_KEY": key},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
                 start_new_session=True,
             )
-            try:
-                _, stderr = process.communicate(timeout=15)
-            except subprocess.TimeoutExpired:  # it runs: the key was accepted
+            deadline = time.monotonic() + 30
+            while process.poll() is None:
+                try:  # it answers: the key was accepted
+                    requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline, "neither refused nor started"
+                    time.sleep(0.1)
+                    continue
                 os.killpg(process.pid, signal.SIGTERM)
                 process.communicate(timeout=15)
                 return None
+            stderr = process.communicate(timeout=15)[1]
             assert process.returncode == 1 and "Traceback" not in stderr, stderr
             return stderr
 
