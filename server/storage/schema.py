@@ -203,6 +203,10 @@ STEPS = [
     );
     CREATE INDEX IF NOT EXISTS decision_requests_created ON decision_requests (created_at);
     """,
+    # 10: PostgreSQL: the consent log partitioned by month on recorded_at, its primary key
+    # (id, recorded_at), so that retention drops whole months (storage/partitions.py, issue 12
+    # item 4). Every row and id is kept. SQLite: nothing.
+    lambda db: _partition_decisions(db),
 ]
 
 
@@ -235,6 +239,12 @@ def _site_retention(db):
                 "UPDATE sites SET doc = ? WHERE key = ?",
                 [json.dumps(site, ensure_ascii=False, sort_keys=True, separators=(",", ":")), key],
             )
+
+
+def _partition_decisions(db):
+    from . import partitions
+
+    partitions.partition(db)
 
 
 def _rebuild_figures(db):
@@ -284,4 +294,9 @@ def migrate(db: Database) -> tuple[int, int]:
                     if statement.strip():
                         db.execute(db.ddl(statement))
             db.set_schema_version(number)
-        return before, db.schema_version()
+        after = db.schema_version()
+    # PostgreSQL: next months' partitions of the log, in their own short transaction.
+    from . import partitions
+
+    partitions.ensure(db)
+    return before, after
