@@ -256,3 +256,51 @@ def test_the_admin_lookup_finds_a_consent_id_on_any_site_in_one_query(pg):
     record(pg, "shop")
     [found] = decision_log.for_consent_any_site(pg, answer["consent_id"])
     assert found["site_key"] == "news" and found["recorded_at"].startswith("2020-03-05")
+
+
+# Writes held to the commit (Database.execute_late): the shared rows of a decision.
+
+
+def test_a_held_statement_that_fails_undoes_the_whole_transaction(pg):
+    answer = record(pg)
+    with pytest.raises(Exception, match="duplicate key"):  # noqa: PT011 - psycopg's own error
+        with write(pg):
+            pg.execute("UPDATE user_agents SET uses = uses + 100")
+            pg.execute_late(
+                "INSERT INTO organization (id, doc) VALUES (?, ?)", [(1, "{}"), (1, "{}")]
+            )
+    assert not pg.in_transaction
+    assert pg.execute("SELECT uses FROM user_agents").fetchone()[0] == 1
+    assert decision_log.exists(pg, answer["consent_id"], "shop")
+
+
+def test_concurrent_decisions_and_erasures_keep_the_counts(pg_url, pg):
+    import threading
+
+    errors: list[BaseException] = []
+    erased: list[str] = []
+
+    def visitor(n):
+        db = connect(pg_url)
+        try:
+            for i in range(15):
+                answer = record(db, "shop" if i % 2 else "news")
+                if i % 5 == n % 5:
+                    site = "shop" if i % 2 else "news"
+                    decision_service.erase(db, SECRET, site, answer["consent_id"])
+                    erased.append(answer["consent_id"])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    kept = count(pg)
+    assert kept == 4 * 15 - len(erased) and erased
+    assert pg.execute("SELECT SUM(decisions) FROM figures_daily").fetchone()[0] == kept
+    assert pg.execute("SELECT uses FROM user_agents").fetchone()[0] == kept

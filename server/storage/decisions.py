@@ -96,28 +96,32 @@ def record(
             user_agent = user_agent[:512]
             # The id is derived from the text, so storing it once is one statement, no lookup.
             ua_id = int.from_bytes(hashlib.sha256(user_agent.encode()).digest()[:7], "big")
-            db.execute(
+            db.execute_late(
                 "INSERT INTO user_agents (id, value, uses) VALUES (?, ?, 1) "
                 "ON CONFLICT (id) DO UPDATE SET uses = user_agents.uses + 1",
-                [ua_id, user_agent],
+                [(ua_id, user_agent)],
             )
-        db.execute(
+        # Written at the commit on PostgreSQL (`execute_late`), in this order: the user agent
+        # (which the row's foreign key needs), the row, its rollups.
+        db.execute_late(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                consent_id,
-                site_key,
-                choice["revision"],
-                choice["action"],
-                _bits(choice["categories"]),
-                _bits(choice["vendors"]),
-                choice["language"],
-                choice["page_url"],
-                int(choice["gpc"]),
-                iso_to_ms(stamp),
-                ua_id,
-                client_hash,
+                (
+                    consent_id,
+                    site_key,
+                    choice["revision"],
+                    choice["action"],
+                    _bits(choice["categories"]),
+                    _bits(choice["vendors"]),
+                    choice["language"],
+                    choice["page_url"],
+                    int(choice["gpc"]),
+                    iso_to_ms(stamp),
+                    ua_id,
+                    client_hash,
+                )
             ],
         )
         figures.add(

@@ -209,7 +209,7 @@ def ensure(db: Database) -> list[str]:
                 continue
             _move_from_default(db, month)
             created.append(month.name)
-        db.execute("COMMIT")
+        db.commit()
     except psycopg.errors.LockNotAvailable:
         db.rollback()
         return []
@@ -304,7 +304,7 @@ def drop(db: Database, month: Month, cutoffs: Mapping[str, int]) -> Counter[str]
             return None
         release_agents(db, agents, delete_unused=False)
         db.execute(f"DROP TABLE {month.name}")
-        db.execute("COMMIT")
+        db.commit()
     except psycopg.errors.LockNotAvailable:
         db.rollback()
         return None
