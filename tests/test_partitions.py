@@ -1,14 +1,13 @@
 """Issue 12 item 4: on PostgreSQL the consent log is partitioned by month; purge drops months.
 
-Each test runs on its own new PostgreSQL database on 127.0.0.1:5432 (see docs/storage.md,
-"The log by month").
+PostgreSQL runs only (PRIVACY_CENTER_TEST_ENGINE=postgresql): each test on its own new, empty
+database (docs/storage.md, "The consent log on PostgreSQL: one partition per month").
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -20,30 +19,19 @@ from server.storage import connect, migrate, partitions, schema
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from server.storage.engine import close_pools
 from server.storage.schema import write
 from server.storage.util import iso_to_ms, now_iso
-from support import REGISTRY
+from support import ON_POSTGRESQL, REGISTRY
 
 SECRET = "test-secret"
-SERVER = "postgresql://root@127.0.0.1:5432/"
 
 
 @pytest.fixture
-def pg_url():
-    psycopg = pytest.importorskip("psycopg")
-    name = f"pgscale_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(SERVER + "postgres", autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {error}")
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield SERVER + name
-    finally:
-        close_pools(SERVER + name)
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
+def pg_url(new_database):
+    """A new, empty PostgreSQL database of this run (PostgreSQL runs only)."""
+    if not ON_POSTGRESQL:
+        pytest.skip("PostgreSQL only: run with PRIVACY_CENTER_TEST_ENGINE=postgresql")
+    return new_database("partitions", empty=True)
 
 
 def two_sites():
