@@ -219,6 +219,70 @@ def throughput(args, work):
             db.close()
 
 
+# Holding the shared rows' statements to the commit, A/B in one run
+
+
+def _ab_worker(url, seconds, slice_seconds, start_at, out):
+    db = connect(url)
+    revision = revision_store.get(db, "news")
+    body = {
+        "revision": revision["number"],
+        "action": "custom",
+        "categories": {"functional": True, "analytics": True, "advertising": False},
+        "language": "ja",
+    }
+    counts = {"held to the commit": 0, "where they stand": 0}
+    while time.time() < start_at:
+        time.sleep(0.01)
+    while (now := time.time()) < start_at + seconds:
+        # Every process switches at the same moments: slices alternate between the two.
+        late = int((now - start_at) // slice_seconds) % 2 == 0
+        os.environ["PRIVACY_CENTER_PG_LATE"] = "1" if late else "0"
+        decision_service.record(
+            db,
+            SECRET,
+            "news",
+            dict(body),
+            lambda n: revision if n == revision["number"] else None,
+            decision_service.Visitor(user_agent="Mozilla/5.0 Bench", remote_addr="192.0.2.1"),
+        )
+        counts["held to the commit" if late else "where they stand"] += 1
+    out.put(counts)
+    db.close()
+
+
+def late_ab(args):
+    """`--late-ab SECONDS`: N processes record decisions (the storage path alone: no HTTP, no
+    rate limits) on one site with one user agent, switching every few seconds between holding
+    the shared rows' statements to the commit and running them where they stand."""
+    import multiprocessing
+
+    url = fresh_database("pgscale_bench_ab")
+    db = connect(url)
+    migrate(db)
+    setup_registry(db)
+    db.close()
+    for processes in (2, 4):
+        out = multiprocessing.Queue()
+        start_at = time.time() + 2
+        workers = [
+            multiprocessing.Process(target=_ab_worker, args=(url, args.late_ab, 3, start_at, out))
+            for _ in range(processes)
+        ]
+        for w in workers:
+            w.start()
+        totals = {}
+        for _ in workers:
+            for key, n in out.get().items():
+                totals[key] = totals.get(key, 0) + n
+        for w in workers:
+            w.join()
+        print(
+            f"{processes} processes, {args.late_ab} s in 3 s slices (load {load()[0]:.1f}): "
+            + ", ".join(f"{k} {n / (args.late_ab / 2):,.0f}/s" for k, n in totals.items())
+        )
+
+
 # The 10 M log
 
 SITES = 8
@@ -598,12 +662,22 @@ def main():
         action="store_true",
         help="also PostgreSQL with PRIVACY_CENTER_PG_LATE=0 (shared rows written where they stand)",
     )
+    parser.add_argument(
+        "--late-ab",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="record decisions in 2 and 4 processes, alternating the shared rows' statements "
+        "held to the commit and not, for this long",
+    )
     parser.add_argument("--log", type=int, default=0, help="decisions in the generated log")
     parser.add_argument("--name", default="pgscale_bench_log", help="the log's database")
     parser.add_argument("--keep", action="store_true", help="reuse the generated log if there")
     parser.add_argument("--drop", action="store_true", help="end by purging the oldest month")
     args = parser.parse_args()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in load())}")
+    if args.late_ab:
+        late_ab(args)
     if args.log:
         log_bench(args)
     if args.throughput:
