@@ -292,3 +292,14 @@ def test_concurrent_decisions_and_erasures_keep_the_counts(pg_url, pg):
     assert kept == 4 * 15 - len(erased) and erased
     assert pg.execute("SELECT SUM(decisions) FROM figures_daily").fetchone()[0] == kept
     assert pg.execute("SELECT uses FROM user_agents").fetchone()[0] == kept
+
+
+def test_the_first_decision_past_the_horizon_creates_next_months(pg, monkeypatch):
+    now = partitions.Month.of(iso_to_ms(now_iso()))
+    later = now.next(partitions.AHEAD).name
+    pg.execute(f"DROP TABLE {later}")  # as if the months ahead had run out
+    record(pg)  # this process checked lately: nothing to do
+    assert later not in month_names(pg)
+    monkeypatch.setattr(partitions, "_next_check", {})  # a new process, or a month later
+    record(pg)
+    assert later in month_names(pg)

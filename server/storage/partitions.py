@@ -167,18 +167,22 @@ def _create(db: Database, month: Month) -> None:
     )
 
 
-# Keeping partitions ahead. `_ready_until[location]` is, per process, the end (ms) of the last
-# month this process saw covered; a decision later than a month before it runs `ensure` first.
+# Keeping partitions ahead. `_next_check[location]` is, per process, when (ms) a decision
+# should run `ensure` again: a month before the end of the last month it saw created, or a
+# minute after an `ensure` that gave way.
 
-_ready_until: dict[str, int] = {}
+_next_check: dict[str, int] = {}
+RETRY_MS = 60_000
 
 
 def keep_ahead(db: Database) -> None:
     """Before a decision's transaction: make sure next month has its partition (cheap check)."""
     if db.engine != "postgresql" or db.location is None:
         return
-    if int(time.time() * 1000) < _ready_until.get(db.location, 0) - 31 * 86_400_000:
+    now = int(time.time() * 1000)
+    if now < _next_check.get(db.location, 0):
         return
+    _next_check[db.location] = now + RETRY_MS  # until `ensure` succeeds
     ensure(db)
 
 
@@ -217,7 +221,7 @@ def ensure(db: Database) -> list[str]:
         db.rollback()
         raise
     if db.location is not None:
-        _ready_until[db.location] = now.next(AHEAD + 1).start_ms
+        _next_check[db.location] = now.next(AHEAD + 1).start_ms - 31 * 86_400_000
     return created
 
 
