@@ -145,9 +145,7 @@ def consents():
     sites = registry_store.site_keys(db)
     found = []
     if consent_id:
-        for site_key in sites:
-            found += decision_log.for_consent(db, consent_id, site_key)
-        found.sort(key=lambda d: d["recorded_at"])
+        found = decision_log.for_consent_any_site(db, consent_id)
     today = datetime.now(UTC).date()
     return render_template(
         "admin/consents.html",

@@ -670,6 +670,10 @@ def purge(ctx, before, site_keys, dry_run, batch_size, audit_retention_days):
             f"{site.site_key}: {verb} {site.decisions:,} decisions and {site.erasures:,} "
             f"erasure records older than {site.before} ({why})"
         )
+    if plan.partitions:
+        # PostgreSQL: included in the sites' counts above.
+        dropped = "would be dropped" if dry_run else "dropped"
+        click.echo(f"month partitions {dropped} whole: {', '.join(plan.partitions)}")
     click.echo(f"user agents no longer used: {verb} {plan.user_agents:,}")
     if not dry_run:
         click.echo(f"retry ids older than a day: deleted {plan.request_ids:,}")

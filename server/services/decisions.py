@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import decisions as rules
 from ..storage import decisions as log
+from ..storage import partitions
 from ..storage import revisions as revision_store
 from ..storage.engine import Database
 from ..storage.schema import write
@@ -88,6 +89,9 @@ def record(
     consent_id, new = _consent_id(receipts, site_key, body)
     client = rules.client_hash(secret, visitor.remote_addr)
     fingerprint = rules.fingerprint(body) if request_id else ""
+    # PostgreSQL: the first decision of a new month (per process) makes sure of the next
+    # months' partitions, outside the decision's transaction; a check of the clock otherwise.
+    partitions.keep_ahead(db)
     locks = [log.consent_lock(site_key, consent_id)]
     if request_id:
         locks.append(log.request_lock(site_key, request_id))

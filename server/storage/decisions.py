@@ -98,31 +98,35 @@ def record(
             user_agent = user_agent[:512]
             # The id is derived from the text, so storing it once is one statement, no lookup.
             ua_id = int.from_bytes(hashlib.sha256(user_agent.encode()).digest()[:7], "big")
-            db.execute(
+            db.execute_late(
                 "INSERT INTO user_agents (id, value, uses) VALUES (?, ?, 1) "
                 "ON CONFLICT (id) DO UPDATE SET uses = user_agents.uses + 1",
-                [ua_id, user_agent],
+                [(ua_id, user_agent)],
             )
-        db.execute(
+        # Written at the commit on PostgreSQL (`execute_late`), in this order: the user agent
+        # (which the row's foreign key needs), the row, its rollups.
+        db.execute_late(
             "INSERT INTO decisions (consent_id, site_key, revision, action, categories, vendors, "
             "language, page_url, gpc, recorded_at, user_agent_id, client_hash, regime, region) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                consent_id,
-                site_key,
-                choice["revision"],
-                choice["action"],
-                _bits(choice["categories"]),
-                _bits(choice["vendors"]),
-                choice["language"],
-                choice["page_url"],
-                int(choice["gpc"]),
-                iso_to_ms(stamp),
-                ua_id,
-                client_hash,
-                # .get: choices built before regimes (benchmarks, tests) record null, as opt_in.
-                choice.get("regime"),
-                choice.get("region"),
+                (
+                    consent_id,
+                    site_key,
+                    choice["revision"],
+                    choice["action"],
+                    _bits(choice["categories"]),
+                    _bits(choice["vendors"]),
+                    choice["language"],
+                    choice["page_url"],
+                    int(choice["gpc"]),
+                    iso_to_ms(stamp),
+                    ua_id,
+                    client_hash,
+                    # .get: choices built before regimes (benchmarks, tests) record null, as opt_in.
+                    choice.get("regime"),
+                    choice.get("region"),
+                )
             ],
         )
         figures.add(
@@ -222,6 +226,12 @@ def for_consent(db: Database, consent_id: str, site_key: str) -> list[dict[str, 
     return list(_select(db, "d.consent_id = ? AND d.site_key = ?", [consent_id, site_key]))
 
 
+def for_consent_any_site(db: Database, consent_id: str) -> list[dict[str, Any]]:
+    """A consent id's decisions on whichever site, oldest first (the admin's lookup): one
+    query by the consent index, not one per site."""
+    return list(_select(db, "d.consent_id = ?", [consent_id], order="d.recorded_at, d.id"))
+
+
 def exists(db: Database, consent_id: str, site_key: str) -> bool:
     return (
         db.execute(
@@ -276,9 +286,13 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
             )
             if ua_id is not None:
                 agents[ua_id] += 1
-        db.executemany("DELETE FROM decisions WHERE id = ?", [(row[0],) for row in rows])
+        # By id and time: on PostgreSQL the time names the one month partition to look in.
+        db.executemany(
+            "DELETE FROM decisions WHERE id = ? AND recorded_at = ?",
+            [(row[0], row[5]) for row in rows],
+        )
         # A rare user agent could single a visitor out: it goes with their last decision.
-        _release_agents(db, agents, delete_unused=True)
+        release_agents(db, agents, delete_unused=True)
         db.execute(
             "INSERT INTO erasures (consent_hash, site_key, decisions_erased, erased_at) "
             "VALUES (?, ?, ?, ?)",
@@ -287,7 +301,7 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
     return len(rows)
 
 
-def _release_agents(db: Database, agents: Mapping[int, int], delete_unused: bool) -> None:
+def release_agents(db: Database, agents: Mapping[int, int], delete_unused: bool) -> None:
     """Count deleted decisions out of their user agents, by id; drop those left unused."""
     db.executemany(
         "UPDATE user_agents SET uses = uses - ? WHERE id = ?",
@@ -365,14 +379,18 @@ def purge_decisions(
     while True:
         with write(db):
             rows = db.execute(
-                "SELECT id, user_agent_id FROM decisions WHERE site_key = ? AND recorded_at < ? "
-                "ORDER BY recorded_at LIMIT ?",
+                "SELECT id, recorded_at, user_agent_id FROM decisions "
+                "WHERE site_key = ? AND recorded_at < ? ORDER BY recorded_at LIMIT ?",
                 [site_key, cutoff, batch],
             ).fetchall()
-            # In row order: the oldest rows are mostly neighbours in the table.
-            db.executemany("DELETE FROM decisions WHERE id = ?", sorted((row[0],) for row in rows))
-            _release_agents(
-                db, Counter(ua for _id, ua in rows if ua is not None), delete_unused=False
+            # In row order: the oldest rows are mostly neighbours in the table. By id and time:
+            # on PostgreSQL the time names the one month partition to look in.
+            db.executemany(
+                "DELETE FROM decisions WHERE id = ? AND recorded_at = ?",
+                sorted((row[0], row[1]) for row in rows),
+            )
+            release_agents(
+                db, Counter(ua for _id, _at, ua in rows if ua is not None), delete_unused=False
             )
         if rows:
             yield len(rows)

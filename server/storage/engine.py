@@ -95,6 +95,14 @@ class Database:
     def in_transaction(self) -> bool:
         raise NotImplementedError
 
+    def execute_late(self, sql: str, rows: Sequence[Params]) -> None:
+        """Write statements whose result nothing reads before the commit: run at once on
+        SQLite; on PostgreSQL, inside a transaction, held and sent together with the COMMIT
+        in one round trip (a pipeline), so that the row locks they take (the shared rows of
+        a decision: its user agent, the day's rollups) are held for the commit alone, not
+        while this process runs Python or waits for the CPU (docs/storage.md)."""
+        self.executemany(sql, rows)
+
     def begin_write(self, locks: Sequence[str]) -> None:
         raise NotImplementedError
 
@@ -278,6 +286,7 @@ class PostgreSQLDatabase(Database):
         self.purpose = purpose  # the pool it came from, if any
         self._cursors = 0
         self._held: set[int] = set()  # the advisory locks of the open transaction
+        self._late: list[tuple[str, Sequence[Params]]] = []  # see execute_late
 
     @classmethod
     def open(cls, url: str) -> PostgreSQLDatabase:
@@ -343,13 +352,33 @@ class PostgreSQLDatabase(Database):
             return ""
         return "; SELECT " + ", ".join(f"pg_advisory_xact_lock({key})" for key in keys)
 
+    def execute_late(self, sql: str, rows: Sequence[Params]) -> None:
+        if not self.in_transaction or os.environ.get("PRIVACY_CENTER_PG_LATE") == "0":
+            super().execute_late(sql, rows)
+            return
+        self._late.append((sql, rows))
+
     def commit(self) -> None:
-        self.conn.execute("COMMIT")
-        self._held = set()
+        late, self._late, self._held = self._late, [], set()
+        if not late:
+            self.conn.execute("COMMIT")
+            return
+        # One round trip: the held statements in order, then COMMIT. If one fails, the
+        # transaction is rolled back and its error raised here: nothing is acknowledged.
+        try:
+            with self.conn.pipeline():
+                for sql, rows in late:
+                    for row in rows:
+                        self.conn.execute(_pg_sql(sql), _pg_params(row))
+                self.conn.execute("COMMIT")
+        except BaseException:
+            if self.in_transaction:
+                self.conn.rollback()
+            raise
 
     def rollback(self) -> None:
+        self._late, self._held = [], set()
         self.conn.rollback()
-        self._held = set()
 
     def schema_version(self) -> int:
         self.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")

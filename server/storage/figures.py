@@ -47,20 +47,22 @@ def add(
     `regime` None: a decision recorded before regimes existed, counted as opt_in.
     """
     daily, optins = _deltas(site_key, recorded_at[:10], revision, action, categories, vendors)
-    db.execute(
+    # These rows are shared by every decision of the site's day: on PostgreSQL written at the
+    # commit, so that their locks are held for the commit alone (Database.execute_late).
+    db.execute_late(
         "INSERT INTO figures_daily (site_key, day, revision, action, decisions) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_key, day, revision, action) "
         "DO UPDATE SET decisions = figures_daily.decisions + ?",
-        [*daily, sign, sign],
+        [(*daily, sign, sign)],
     )
-    db.execute(
+    db.execute_late(
         "INSERT INTO figures_regimes (site_key, day, regime, action, decisions) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (site_key, day, regime, action) "
         "DO UPDATE SET decisions = figures_regimes.decisions + ?",
-        [site_key, recorded_at[:10], regime or "opt_in", action, sign, sign],
+        [(site_key, recorded_at[:10], regime or "opt_in", action, sign, sign)],
     )
     if optins:
-        db.executemany(
+        db.execute_late(
             "INSERT INTO figures_optins (site_key, day, revision, kind, key, accepted) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site_key, day, revision, kind, key) "
             "DO UPDATE SET accepted = figures_optins.accepted + ?",

@@ -216,6 +216,10 @@ STEPS = [
         value TEXT NOT NULL
     );
     """,
+    # 12: PostgreSQL: the consent log partitioned by month on recorded_at, its primary key
+    # (id, recorded_at), so that retention drops whole months (storage/partitions.py, issue 12
+    # item 4). Every row and id is kept. SQLite: nothing.
+    lambda db: _partition_decisions(db),
 ]
 
 
@@ -276,6 +280,12 @@ def _regimes(db):
     )
 
 
+def _partition_decisions(db):
+    from . import partitions
+
+    partitions.partition(db)
+
+
 def _rebuild_figures(db):
     from .decisions import rebuild_figures  # decisions imports this module
 
@@ -325,4 +335,9 @@ def migrate(db: Database) -> tuple[int, int]:
                     if statement.strip():
                         db.execute(db.ddl(statement))
             db.set_schema_version(number)
-        return before, db.schema_version()
+        after = db.schema_version()
+    # PostgreSQL: next months' partitions of the log, in their own short transaction.
+    from . import partitions
+
+    partitions.ensure(db)
+    return before, after
