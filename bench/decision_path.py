@@ -1,8 +1,9 @@
 """CPU time per request of the app itself, for /healthz and a decision, without an HTTP server.
 
 Builds the app as a worker does (`server.rsgi.RSGIApp`, the default server's adapter) on a
-fresh database with the demo registry, and calls it the way the adapter does once granian has
-read a request (the same environ, the same one app thread), thousands of times in a row. What
+fresh database with the demo registry, and calls it as granian does once it has parsed a
+request (an RSGI scope and protocol; the adapter hands the request to its one app thread),
+thousands of times in a row. What
 it prints is the Python side of a request in microseconds of CPU (`time.process_time`), which
 moves far less with the machine's load than throughput does; `bench/decisions.py` measures the
 whole server. `--profile` prints cProfile's top functions of the decisions instead.
@@ -13,6 +14,7 @@ whole server. `--profile` prints cProfile's top functions of the decisions inste
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import json
@@ -50,69 +52,82 @@ NEVER_REFUSED = (
 )
 
 
-def environ(method: str, path: str, body: bytes = b"", **headers: str) -> dict:
-    """What server/rsgi.py hands the app for a request from wrk."""
-    env = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "REMOTE_PORT": "40000",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
-        "HTTP_HOST": "127.0.0.1:8000",
-    }
-    if body:
-        env["CONTENT_LENGTH"] = str(len(body))
-    for name, value in headers.items():
-        if name == "content_type":
-            env["CONTENT_TYPE"] = value
-        else:
-            env["HTTP_" + name.upper()] = value
-    env["_body"] = body
-    return env
+class Headers:
+    """What granian's RSGIHeaders offers the adapter: lower-case names, repeats kept."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.pairs = [(name.lower(), value) for name, value in pairs]
+
+    def get(self, name: str, default=None):
+        return next((v for n, v in self.pairs if n == name), default)
+
+    def get_all(self, name: str) -> list[str]:
+        return [v for n, v in self.pairs if n == name]
+
+    def items(self):
+        return list(self.pairs)
+
+
+class Scope:
+    """An RSGI HTTP scope as granian gives it for a request from wrk."""
+
+    def __init__(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""):
+        self.proto, self.http_version, self.scheme = "http", "1.1", "http"
+        self.method, self.path, self.query_string = method, path, ""
+        self.server, self.client = "127.0.0.1:8000", "127.0.0.1:40000"
+        pairs = [("host", "127.0.0.1:8000"), *headers]
+        if body:
+            pairs.append(("content-length", str(len(body))))
+        self.headers = Headers(pairs)
+        self.body = body
+
+
+class Protocol:
+    """The request's body and where the answer goes."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+        self.status = 0
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def __aiter__(self):
+        return self._chunks()
+
+    async def _chunks(self):
+        if self.body:
+            yield self.body
+
+    def response_bytes(self, status: int, headers, body: bytes) -> None:
+        self.status, self.headers, self.answer = status, headers, body
 
 
 REQUESTS = {
-    "healthz": environ("GET", "/healthz"),
-    "decision": environ(
+    "healthz": Scope("GET", "/healthz", []),
+    "decision": Scope(
         "POST",
         "/api/v1/sites/news/decisions",
+        [("content-type", "application/json"), ("origin", ORIGIN), ("user-agent", UA)],
         BODY,
-        content_type="application/json",
-        origin=ORIGIN,
-        user_agent=UA,
     ),
-    "config": environ("GET", "/api/v1/sites/news/config", origin=ORIGIN),
+    "config": Scope("GET", "/api/v1/sites/news/config", [("origin", ORIGIN)]),
 }
 EXPECTED = {"healthz": 200, "decision": 201, "config": 200}
 
 
-def call(app, template: dict) -> int:
-    env = dict(template)
-    env["wsgi.input"] = io.BytesIO(env.pop("_body"))
-    status, _headers, _chunks = app._call(env)
-    return status
-
-
 def run(app, name: str, count: int) -> float:
-    """Microseconds of CPU per request over `count` requests."""
-    template = REQUESTS[name]
+    """Microseconds of CPU per request over `count` requests, each through the adapter's
+    `__rsgi__` as granian calls it (so with its hand-over to the app thread)."""
+    scope = REQUESTS[name]
+    loop = asyncio.get_event_loop()
     started = time.process_time()
     for _ in range(count):
-        status = call(app, template)
+        protocol = Protocol(scope.body)
+        loop.run_until_complete(app.__rsgi__(scope, protocol))
     elapsed = time.process_time() - started
-    if status != EXPECTED[name]:
-        raise SystemExit(f"{name}: answered {status}")
+    if protocol.status != EXPECTED[name]:
+        raise SystemExit(f"{name}: answered {protocol.status}")
     return elapsed / count * 1e6
 
 

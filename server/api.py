@@ -28,15 +28,18 @@ _CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()  # threaded servers share the cache between requests
 
 
-def cached_revision(db, site_key: str, number: int | None = None, head=False) -> dict | None:
+def cached_revision(
+    db, site_key: str, number: int | None = None, head=False, database: str | None = None
+) -> dict | None:
     """A published revision (the latest one without `number`), from this worker's cache.
 
-    `head`, when the caller already has it, is the revision's (number, content hash).
+    `head`, when the caller already has it, is the revision's (number, content hash);
+    `database` the database's path, outside a request.
     """
     head = head if head is not False else revision_store.head(db, site_key, number)
     if head is None:
         return None
-    key = (current_app.config["DATABASE"], site_key, head[0], head[1])
+    key = (database or current_app.config["DATABASE"], site_key, head[0], head[1])
     with _CACHE_LOCK:
         revision = _REVISIONS.get(key)
         if revision is not None:
@@ -177,9 +180,12 @@ def _read_body() -> bytes:
     return raw
 
 
-def _parse_body(raw: bytes) -> object:
-    mimetype = request.mimetype or "text/plain"
-    if mimetype not in ("application/json", "text/plain"):
+MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: a beacon needs no preflight
+
+
+def parse_decision(raw: bytes, mimetype: str) -> object:
+    """The decision body's JSON value; ApiError 415 or 400 when it cannot be read."""
+    if (mimetype or "text/plain") not in MEDIA_TYPES:
         raise ApiError(
             415, "unsupported_media_type", "Send the decision as application/json or text/plain."
         )
@@ -189,12 +195,21 @@ def _parse_body(raw: bytes) -> object:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
+def revision_hint(body: object) -> int | None:
+    """The revision a decision names, if it is a plausible number: its head is read with the
+    site's origins, in one query; the service checks the number properly."""
+    hint = body.get("revision") if isinstance(body, dict) else None
+    if isinstance(hint, int) and not isinstance(hint, bool) and 1 <= hint < rules.MAX_NUMBER:
+        return hint
+    return None
+
+
+def json_bytes(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _json_response(value, status: int) -> Response:
-    return Response(
-        json.dumps(value, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-    )
+    return Response(json_bytes(value), status=status, content_type="application/json")
 
 
 def _visitor() -> decision_service.Visitor:
@@ -215,17 +230,11 @@ def record_decision(site_key):
         return Response(status=204)
     raw = _read_body()
     try:
-        body, problem = _parse_body(raw), None
+        body, problem = parse_decision(raw, request.mimetype), None
     except ApiError as error:  # reported once the site and the origin are known to be right
         body, problem = None, error
-    hint = body.get("revision") if isinstance(body, dict) else None
-    hint = (
-        hint
-        if isinstance(hint, int) and not isinstance(hint, bool) and 1 <= hint < rules.MAX_NUMBER
-        else None
-    )
     # One query for the site's origins and the named revision's head.
-    origins, head = registry_store.decision_context(db, site_key, hint)
+    origins, head = registry_store.decision_context(db, site_key, revision_hint(body))
     if origins is None:
         raise ApiError(404, "unknown_site", f"No site '{site_key}'.")
     _require_origin(site_key, origins)

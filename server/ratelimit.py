@@ -320,26 +320,32 @@ def limiter_for(app: Flask) -> Limiter | None:
     return limiter if isinstance(limiter, Limiter) else None
 
 
-def _refused(refusal: Refusal, site: str | None) -> Response:
+def refusal_message(refusal: Refusal, site: str | None) -> str:
     if refusal.scope == "site":
         message = f"Site '{site}' is receiving more requests than its limit ({refusal.limit})"
     elif site is not None:
         message = f"Too many requests from your network to site '{site}' ({refusal.limit})"
     else:
         message = f"Too many requests from your network ({refusal.limit})"
+    return f"{message}; retry in {refusal.retry_after} s."
+
+
+def refusal_headers(refusal: Refusal) -> list[tuple[str, str]]:
+    return [
+        ("Retry-After", str(refusal.retry_after)),
+        ("Cache-Control", "no-store"),
+        # Cross-origin scripts read only the safelisted headers unless told.
+        ("Access-Control-Expose-Headers", "Retry-After"),
+    ]
+
+
+def _refused(refusal: Refusal, site: str | None) -> Response:
     response = jsonify(
-        {
-            "error": {
-                "code": "rate_limited",
-                "message": f"{message}; retry in {refusal.retry_after} s.",
-            }
-        }
+        {"error": {"code": "rate_limited", "message": refusal_message(refusal, site)}}
     )
     response.status_code = 429
-    response.headers["Retry-After"] = str(refusal.retry_after)
-    response.headers["Cache-Control"] = "no-store"
-    # Cross-origin scripts read only the safelisted headers unless told.
-    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    for name, value in refusal_headers(refusal):
+        response.headers[name] = value
     return response
 
 

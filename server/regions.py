@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -162,10 +162,15 @@ def vary_headers() -> list[str]:
 
 def request_region() -> str | None:
     """This request's region from the configured headers; None without them (no IP lookup)."""
-    config = current_app.config
+    return header_region(current_app.config, request.headers.get)
+
+
+def header_region(config: Mapping[str, Any], header: Callable[[str], str | None]) -> str | None:
+    """The region from the configured headers, `header(name)` giving a header's value (outside
+    a Flask request too: server/fastpath.py); None without them."""
     if not config["REGION_HEADER"]:
         return None
     subdivision = None
     if config["SUBDIVISION_HEADER"]:
-        subdivision = request.headers.get(config["SUBDIVISION_HEADER"])
-    return parse_region(request.headers.get(config["REGION_HEADER"]), subdivision)
+        subdivision = header(config["SUBDIVISION_HEADER"])
+    return parse_region(header(config["REGION_HEADER"]), subdivision)

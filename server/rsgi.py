@@ -19,6 +19,8 @@ from typing import Any
 
 from flask import Flask
 
+from .fastpath import FastPath
+
 _DONE = object()
 
 
@@ -29,6 +31,7 @@ class RSGIApp:
         # One thread per worker runs the app: more would only queue on the GIL and on SQLite's
         # write lock (gunicorn's gthread workers measured a 4x worse decision p99).
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app")
+        self.fast = FastPath(app)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
@@ -40,8 +43,17 @@ class RSGIApp:
             body = await protocol()
         else:
             body = await self._read_bounded(protocol)
-        environ = self._environ(scope, body)
         loop = asyncio.get_running_loop()
+        site_key = self.fast.route(scope.method, scope.path)
+        if site_key is not None:
+            # A decision, answered without Flask (server/fastpath.py) unless it is unusual.
+            answer = await loop.run_in_executor(
+                self.pool, self.fast.decision, site_key, scope, body
+            )
+            if answer is not None:
+                protocol.response_bytes(*answer)
+                return
+        environ = self._environ(scope, body)
         status, headers, chunks = await loop.run_in_executor(self.pool, self._call, environ)
         if isinstance(chunks, list):
             protocol.response_bytes(status, headers, b"".join(chunks))

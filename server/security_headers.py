@@ -8,11 +8,20 @@ from flask import Flask, Response, request
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def defaults(secure: bool) -> list[tuple[str, str]]:
+    """The headers every response has unless its view set them (server/fastpath.py too)."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if secure:
+        headers.append(("Strict-Transport-Security", HSTS))
+    return headers
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        for name, value in defaults(request.is_secure):
+            response.headers.setdefault(name, value)
         return response
