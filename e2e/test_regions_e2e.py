@@ -32,7 +32,7 @@ FOCUSED = "() => document.activeElement.shadowRoot.activeElement.textContent"
 BUTTONS = {"ja": ["すべて拒否する", "詳細設定"], "en": ["Reject all", "Customize"]}
 
 
-def wait_for(predicate, timeout=5.0, interval=0.05):
+def wait_for(predicate, timeout=15.0, interval=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
@@ -225,6 +225,7 @@ def test_a_dismissal_keeps_the_notice_closed_but_is_no_consent_in_an_opt_in_regi
     assert opt_out.get_attribute("href") == "https://analytics.example/opt-out"
     assert prefs.get_by_role("switch", name="Analytics Co").is_checked()
     prefs.get_by_role("button", name="Close").click()
+    prefs.wait_for(state="hidden")
     first_layer(page).get_by_role("button", name="Close").click()
     assert not first_layer(page).is_visible()
     [row] = wait_for(lambda: records(cdn_live, site))
@@ -299,6 +300,7 @@ def test_a_californian_with_gpc_never_runs_advertising_and_the_record_says_so(
     assert ads.is_disabled() and not ads.is_checked()
     assert prefs.get_by_role("switch", name="Analytics", exact=True).is_checked()
     prefs.get_by_role("button", name="Close").click()
+    prefs.wait_for(state="hidden")
 
     notice.get_by_role("button", name="Close").click()
     [row] = wait_for(lambda: records(cdn_live, site))
