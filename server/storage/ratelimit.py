@@ -83,7 +83,40 @@ def uri_for(path: str) -> str:
     return f"{SCHEME}://{os.path.abspath(path)}"
 
 
-class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+    """What both counter storages (this file's SQLite one, ratelimit_postgresql.py's) derive
+    from their own `_get` (count, expiry) and `acquire_sliding_window_entries`."""
+
+    def _get(self, key: str) -> tuple[int, float]:
+        raise NotImplementedError
+
+    def acquire_sliding_window_entries(
+        self, entries: Sequence[tuple[str, int, int]], amount: int = 1
+    ) -> int | None:
+        raise NotImplementedError
+
+    def get(self, key: str) -> int:
+        return self._get(key)[0]
+
+    def get_expiry(self, key: str) -> float:
+        return self._get(key)[1]
+
+    def acquire_sliding_window_entry(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> bool:
+        return self.acquire_sliding_window_entries([(key, limit, expiry)], amount) is None
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        """(previous count, previous TTL, current count, current TTL), as `limits` weighs them."""
+        now = time.time()
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous, current = self._get(previous_key)[0], self._get(current_key)[0]
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        return previous, previous_ttl, current, current_ttl
+
+
+class SQLiteStorage(CounterStorage):
     """Fixed and sliding-window counters in one table; each change is one short transaction.
 
     One connection per process (opened on first use, and again after a fork), used under a
@@ -187,12 +220,6 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
             ).fetchone()
         return int(row[0])
 
-    def get(self, key: str) -> int:
-        return self._get(key)[0]
-
-    def get_expiry(self, key: str) -> float:
-        return self._get(key)[1]
-
     def check(self) -> bool:
         try:
             with self._lock:
@@ -208,11 +235,6 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
     def clear(self, key: str) -> None:
         with self._write(time.time()) as conn:
             conn.execute("DELETE FROM counters WHERE key = ?", [key])
-
-    def acquire_sliding_window_entry(
-        self, key: str, limit: int, expiry: int, amount: int = 1
-    ) -> bool:
-        return self.acquire_sliding_window_entries([(key, limit, expiry)], amount) is None
 
     def acquire_sliding_window_entries(
         self, entries: Sequence[tuple[str, int, int]], amount: int = 1
@@ -246,15 +268,6 @@ class SQLiteStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWind
                     ],
                 )
         return refused
-
-    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        """(previous count, previous TTL, current count, current TTL), as `limits` weighs them."""
-        now = time.time()
-        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        previous, current = self._get(previous_key)[0], self._get(current_key)[0]
-        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
-        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
-        return previous, previous_ttl, current, current_ttl
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         previous_key, current_key = self.sliding_window_keys(key, expiry, time.time())

@@ -16,12 +16,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from limits.storage import SlidingWindowCounterSupport, Storage
-from limits.storage.base import TimestampedSlidingWindow
-
 from . import engine
 from .engine import Database
-from .ratelimit import PURGE_BATCH, PURGE_EVERY, admitted
+from .ratelimit import PURGE_BATCH, PURGE_EVERY, CounterStorage, admitted
 
 SCHEME = "privacy-center-postgresql"
 TABLE = "ratelimit_counters"
@@ -52,7 +49,7 @@ def uri_for(url: str) -> str:
     return SCHEME + url[url.index("://") :]
 
 
-class PostgreSQLStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+class PostgreSQLStorage(CounterStorage):
     """Fixed and sliding-window counters in one UNLOGGED table of the deployment's database.
 
     Each change takes a connection from the worker process's pool of counter connections
@@ -124,12 +121,6 @@ class PostgreSQLStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
             ).fetchone()
         return int(row[0])
 
-    def get(self, key: str) -> int:
-        return self._get(key)[0]
-
-    def get_expiry(self, key: str) -> float:
-        return self._get(key)[1]
-
     def check(self) -> bool:
         import psycopg
 
@@ -147,11 +138,6 @@ class PostgreSQLStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
     def clear(self, key: str) -> None:
         with self._write(time.time(), [key]) as db:
             db.execute(f"DELETE FROM {TABLE} WHERE key = ?", [key])
-
-    def acquire_sliding_window_entry(
-        self, key: str, limit: int, expiry: int, amount: int = 1
-    ) -> bool:
-        return self.acquire_sliding_window_entries([(key, limit, expiry)], amount) is None
 
     def acquire_sliding_window_entries(
         self, entries: Sequence[tuple[str, int, int]], amount: int = 1
@@ -179,15 +165,6 @@ class PostgreSQLStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
                     [(key, amount, expires_at, now, now) for key, expires_at in increments],
                 )
         return refused
-
-    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        """(previous count, previous TTL, current count, current TTL), as `limits` weighs them."""
-        now = time.time()
-        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
-        previous, current = self._get(previous_key)[0], self._get(current_key)[0]
-        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
-        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
-        return previous, previous_ttl, current, current_ttl
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         previous_key, current_key = self.sliding_window_keys(key, expiry, time.time())
