@@ -16,7 +16,9 @@ status, headers and body as the Flask view's (tests/test_fastpath.py compares th
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -32,10 +34,25 @@ from .services.errors import ServiceError
 from .storage import engine
 from .storage import registry as registry_store
 from .storage.engine import Database
+from .storage.schema import write
 
 DECISIONS = re.compile(r"/api/v1/sites/([^/]+)/decisions\Z")
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+@dataclass
+class Ready:
+    """A decision post past the checks that need no count: to be counted against the rate
+    limits, then stored (`pending`) or refused by the service (`refusal`, its answer)."""
+
+    site_key: str
+    client: str | None  # the keyed hash the limits count
+    cors: list[tuple[str, str]]
+    scope: Any
+    pending: decision_service.Pending | None
+    refusal: Answer | None = None
+    answer: dict[str, Any] | None = None  # what the service stored
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -60,6 +77,10 @@ class FastPath:
             wsgi = wsgi.app
         # Other middleware around the app: not mimicked here, so every request goes to Flask.
         self.enabled = wsgi == flask_app
+        # SQLite: decisions are stored in batches on the event loop (`batched`); PostgreSQL
+        # writes many transactions at once, each decision in its own on the app thread.
+        self.grouped = not engine.is_postgresql(self.database)
+        self._batch: list[tuple[Ready, asyncio.Future[Answer]]] = []
 
     def route(self, method: str, path: str) -> str | None:
         """The site key of a decision to answer here, or None for Flask."""
@@ -75,19 +96,136 @@ class FastPath:
         (storage/engine.py: the thread's SQLite connection, or one from the PostgreSQL pool)
         and given back before this returns, rolled back if an error left a transaction open.
         """
+        step = self.prepare(site_key, scope, body)
+        if not isinstance(step, Ready):
+            return step
+        return self.store([step])[0]
+
+    async def batched(self, site_key: str, scope: Any, body: bytes) -> Answer | None:
+        """`decision`, on the event loop's thread, its write grouped with the others that the
+        loop has in hand: one transaction and one commit for all of them (group commit).
+
+        SQLite writes one transaction at a time, and each commit writes every page it changed
+        (a decision changes about ten: the log, its indexes, the day's rollups) and waits its
+        turn on the write lock: a batch changes those pages and takes that lock once. The loop
+        runs the decisions that arrived while the last batch was being written, then writes
+        them together, and each is answered only once the batch is committed. Each decision
+        is stored under a savepoint, so one refused (an erased consent id, a reused
+        request_id) changes nothing of the others.
+        """
+        step = self.prepare(site_key, scope, body)
+        if not isinstance(step, Ready):
+            return step
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._batch.append((step, future))
+        if len(self._batch) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        answers = self.store([step for step, _ in batch])
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if not future.cancelled():  # a client gone meanwhile: its decision is stored
+                future.set_result(answer)
+
+    def prepare(self, site_key: str, scope: Any, body: bytes) -> Answer | Ready | None:
+        """What `decision` does before its write: an answer already (None for Flask, a
+        refusal), or the decision ready to store."""
         db: Database | None = None
         try:
             db = engine.acquire(self.database)
-            return self._decision(db, site_key, scope, body)
+            return self._prepare(db, site_key, scope, body)
         except Exception:
-            self.app.logger.exception("Exception on %s [POST]", scope.path)
-            description = InternalServerError.description or "Internal Server Error"
-            return self._error(500, "internal_server_error", description, [], scope)
+            return self._failed(scope)
         finally:
             if db is not None:
                 engine.release(db)
 
-    def _decision(self, db: Database, site_key: str, scope: Any, body: bytes) -> Answer | None:
+    def store(self, steps: list[Ready]) -> list[Answer]:
+        """Count decision posts against the rate limits, then store those admitted in one
+        transaction: their answers, in order."""
+        answers: list[Answer | None] = [step.refusal for step in steps]
+        if self.limiter is not None:
+            # As the Flask view: every post that got this far counts, refused by the service
+            # or not, and a post over its limit gets the 429 whatever the service would say.
+            refusals = self.limiter.check_many(
+                "decisions", [(step.client or "unknown", step.site_key) for step in steps]
+            )
+            for index, (step, refusal) in enumerate(zip(steps, refusals, strict=True)):
+                if refusal is not None:
+                    answers[index] = self._error(
+                        429,
+                        "rate_limited",
+                        refusal_message(refusal, step.site_key),
+                        refusal_headers(refusal) + step.cors,
+                        step.scope,
+                    )
+        todo = [index for index, answer in enumerate(answers) if answer is None]
+        # Then the answers of those stored, once committed (receipts are signed out of the
+        # lock). One transaction for the batch on SQLite; on PostgreSQL one each, as the Flask view
+        # (its held writes, `execute_late`, cannot be undone by a savepoint).
+        for group in [todo] if self.grouped else [[index] for index in todo]:
+            if group:
+                self._transaction([steps[index] for index in group], group, answers)
+        return [
+            self._stored(step) if answer is None else answer
+            for step, answer in zip(steps, answers, strict=True)
+        ]
+
+    def _transaction(self, steps: list[Ready], at: list[int], answers: list[Answer | None]) -> None:
+        """Store `steps` in one transaction; the refusals go to `answers` at the indexes `at`,
+        and a fault of the transaction to every one of them."""
+        db: Database | None = None
+        try:
+            db = engine.acquire(self.database)
+            with write(db):
+                for index, step in zip(at, steps, strict=True):
+                    answers[index] = self._store(db, step, savepoint=len(steps) > 1)
+        except Exception:
+            for index, step in zip(at, steps, strict=True):
+                answers[index] = self._failed(step.scope)
+        finally:
+            if db is not None:
+                engine.release(db)
+
+    def _store(self, db: Database, step: Ready, savepoint: bool) -> Answer | None:
+        """One decision inside the batch's transaction: None when stored (`step.answer` holds
+        what the service stored), else its refusal, having written nothing."""
+        assert step.pending is not None
+        if savepoint:
+            db.execute("SAVEPOINT decision")
+        try:
+            with write(db, *step.pending.locks):
+                step.answer = decision_service.store(db, step.pending)
+        except ServiceError as error:
+            if savepoint:
+                db.execute("ROLLBACK TO decision")
+                db.execute("RELEASE decision")
+            return self._error(error.status, error.code, error.message, step.cors, step.scope)
+        except Exception:
+            if not savepoint:
+                raise
+            db.execute("ROLLBACK TO decision")
+            db.execute("RELEASE decision")
+            return self._failed(step.scope)
+        if savepoint:
+            db.execute("RELEASE decision")
+        return None
+
+    def _stored(self, step: Ready) -> Answer:
+        assert step.pending is not None and step.answer is not None
+        raw = api.json_bytes(decision_service.receipted(step.pending, step.answer))
+        return 201, self._headers(raw, step.cors, step.scope), raw
+
+    def _failed(self, scope: Any) -> Answer:
+        self.app.logger.exception("Exception on %s [POST]", scope.path)
+        description = InternalServerError.description or "Internal Server Error"
+        return self._error(500, "internal_server_error", description, [], scope)
+
+    def _prepare(
+        self, db: Database, site_key: str, scope: Any, body: bytes
+    ) -> Answer | Ready | None:
         headers = scope.headers
         length = headers.get("content-length")
         if (
@@ -110,19 +248,8 @@ class FastPath:
         if origins is None or origin not in origins:
             return None
         cors = [("Vary", "Origin"), ("Access-Control-Allow-Origin", origin)]
-        # From here on the request is counted: every answer is made here.
+        # From here on the request is counted (in `store`) and every answer is made here.
         remote_addr = self._remote_addr(scope)
-        if self.limiter is not None:
-            client = rules.client_hash(self.secret, remote_addr)
-            refusal = self.limiter.check("decisions", client or "unknown", site_key)
-            if refusal is not None:
-                return self._error(
-                    429,
-                    "rate_limited",
-                    refusal_message(refusal, site_key),
-                    refusal_headers(refusal) + cors,
-                    scope,
-                )
         visitor = decision_service.Visitor(
             user_agent=_header(headers, "user-agent"),
             remote_addr=remote_addr,
@@ -131,8 +258,9 @@ class FastPath:
             # configured headers; the service derives the regime from it and the revision.
             region=regions.header_region(self.app.config, lambda name: _header(headers, name)),
         )
+        client = rules.client_hash(self.secret, remote_addr)
         try:
-            answer = decision_service.record(
+            pending = decision_service.prepare(
                 db,
                 self.secret,
                 site_key,
@@ -141,9 +269,9 @@ class FastPath:
                 visitor,
             )
         except ServiceError as error:
-            return self._error(error.status, error.code, error.message, cors, scope)
-        raw = api.json_bytes(answer)
-        return 201, self._headers(raw, cors, scope), raw
+            refusal = self._error(error.status, error.code, error.message, cors, scope)
+            return Ready(site_key, client, cors, scope, None, refusal)
+        return Ready(site_key, client, cors, scope, pending)
 
     def _remote_addr(self, scope: Any) -> str:
         address = scope.client.rpartition(":")[0].strip("[]")

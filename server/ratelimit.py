@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -274,45 +274,73 @@ class Limiter:
         self._storage = self._strategy = None
 
     def check(self, group: str, client: str, site: str | None) -> Refusal | None:
-        scopes = [("client", (client,) if site is None else (site, client))]
-        if site is not None:
-            scopes.append(("site", (site,)))
-        entries = [
-            (scope, ids, item)
-            for scope, ids in scopes
-            for item in self.settings.rules.get(f"{group}.{scope}", ())
-        ]
+        return self.check_many(group, [(client, site)])[0]
+
+    def check_many(
+        self, group: str, requests: Sequence[tuple[str, str | None]]
+    ) -> list[Refusal | None]:
+        """Count each (client, site) request of `group` in turn: its refusal, or None.
+
+        With this project's counter storages, all of them in one transaction (a batch of
+        decisions, server/fastpath.py), each seeing the counts of those before it.
+        """
+        plans = []
+        for client, site in requests:
+            scopes = [("client", (client,) if site is None else (site, client))]
+            if site is not None:
+                scopes.append(("site", (site,)))
+            plans.append(
+                [
+                    (scope, ids, item)
+                    for scope, ids in scopes
+                    for item in self.settings.rules.get(f"{group}.{scope}", ())
+                ]
+            )
         try:
             strategy = self.strategy
-            batch = [
-                (item.key_for(group, scope, *ids), item.amount, item.get_expiry())
-                for scope, ids, item in entries
+            batches = [
+                [
+                    (item.key_for(group, scope, *ids), item.amount, item.get_expiry())
+                    for scope, ids, item in entries
+                ]
+                for entries in plans
             ]
             if isinstance(self._storage, _OWN):
-                # One transaction for all of the request's counters (see the storage).
-                refused = self._storage.acquire_sliding_window_entries(batch)
-            elif isinstance(self._storage, RedisStorage) and batch:
-                refused = _redis_acquire_many(self._storage, self._redis_script, batch)
+                # One transaction for all the requests' counters (see the storage).
+                refused = self._storage.acquire_sliding_window_batches(batches)
+            elif isinstance(self._storage, RedisStorage):
+                refused = [
+                    _redis_acquire_many(self._storage, self._redis_script, batch) if batch else None
+                    for batch in batches
+                ]
             else:
-                refused = next(
-                    (
-                        index
-                        for index, (scope, ids, item) in enumerate(entries)
-                        if not strategy.hit(item, group, scope, *ids)
-                    ),
-                    None,
-                )
-            if refused is not None:
-                scope, ids, item = entries[refused]
+                refused = [
+                    next(
+                        (
+                            index
+                            for index, (scope, ids, item) in enumerate(entries)
+                            if not strategy.hit(item, group, scope, *ids)
+                        ),
+                        None,
+                    )
+                    for entries in plans
+                ]
+            refusals: list[Refusal | None] = []
+            for entries, index in zip(plans, refused, strict=True):
+                if index is None:
+                    refusals.append(None)
+                    continue
+                scope, ids, item = entries[index]
                 reset = strategy.get_window_stats(item, group, scope, *ids)[0]
-                return Refusal(scope, item, max(1, math.ceil(reset - time.time())))
+                refusals.append(Refusal(scope, item, max(1, math.ceil(reset - time.time()))))
+            return refusals
         except Exception as error:  # any fault of the storage, whichever it is
             # A consent must not be lost because the counters are unreachable: let it through,
             # and say so in the log (once a minute, not once a request).
             if time.monotonic() - self._warned > 60:
                 self._warned = time.monotonic()
                 log.warning("rate limits not applied: %s: %s", type(error).__name__, error)
-        return None
+        return [None] * len(requests)
 
 
 def limiter_for(app: Flask) -> Limiter | None:

@@ -47,9 +47,13 @@ class RSGIApp:
         site_key = self.fast.route(scope.method, scope.path)
         if site_key is not None:
             # A decision, answered without Flask (server/fastpath.py) unless it is unusual.
-            answer = await loop.run_in_executor(
-                self.pool, self.fast.decision, site_key, scope, body
-            )
+            if self.fast.grouped:
+                # SQLite: on this thread, stored with the others in hand (group commit).
+                answer = await self.fast.batched(site_key, scope, body)
+            else:
+                answer = await loop.run_in_executor(
+                    self.pool, self.fast.decision, site_key, scope, body
+                )
             if answer is not None:
                 protocol.response_bytes(*answer)
                 return

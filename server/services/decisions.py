@@ -63,6 +63,30 @@ def _consent_id(receipts: rules.Receipts, site_key: str, body: Json) -> tuple[st
     return consent_id, False
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A decision validated and ready to store: what `store` writes in a transaction."""
+
+    site_key: str
+    consent_id: str
+    new: bool  # a first decision: a new consent id
+    choice: rules.Choice
+    user_agent: str | None
+    client: str | None
+    request_id: str | None
+    fingerprint: str
+    consent_hash: str
+    receipts: rules.Receipts
+
+    @property
+    def locks(self) -> list[str]:
+        """What the transaction that stores it must hold (storage/schema.py `write`)."""
+        locks = [log.consent_lock(self.site_key, self.consent_id)]
+        if self.request_id:
+            locks.append(log.request_lock(self.site_key, self.request_id))
+        return locks
+
+
 def record(
     db: Database,
     secret: str,
@@ -74,6 +98,24 @@ def record(
     """Validate a decision against the revision it names and store it: the 201 answer.
 
     `revision(number)` gives the site's published revision (None if there is none).
+    """
+    pending = prepare(db, secret, site_key, body, revision, visitor)
+    with write(db, *pending.locks):
+        answer = store(db, pending)
+    return receipted(pending, answer)
+
+
+def prepare(
+    db: Database,
+    secret: str,
+    site_key: str,
+    body: object,
+    revision: RevisionLookup,
+    visitor: Visitor,
+) -> Pending:
+    """Everything of recording a decision that needs no write: its checks, outside any lock.
+
+    Raises the service's errors for a decision that can never be stored.
     """
     try:
         request_id = rules.request_id(body)
@@ -87,42 +129,67 @@ def record(
     assert isinstance(body, dict)  # revision_number() refused anything else
     receipts = rules.Receipts(secret)  # one signer for the check and the new receipt
     consent_id, new = _consent_id(receipts, site_key, body)
-    client = rules.client_hash(secret, visitor.remote_addr)
-    fingerprint = rules.fingerprint(body) if request_id else ""
     # PostgreSQL: the first decision of a new month (per process) makes sure of the next
     # months' partitions, outside the decision's transaction; a check of the clock otherwise.
     partitions.keep_ahead(db)
-    locks = [log.consent_lock(site_key, consent_id)]
-    if request_id:
-        locks.append(log.request_lock(site_key, request_id))
-    with write(db, *locks):
-        if request_id:
-            # Looked up under the write lock: of two posts with one id, exactly one records.
-            earlier = _earlier_answer(db, site_key, request_id, fingerprint)
-            if earlier is not None:
-                return {**earlier, "receipt": receipts.issue(earlier["consent_id"], site_key)}
-        # Checked inside the write: an erasure cannot slip in between the check and the insert.
-        if not new and log.erasures(db, rules.consent_hash(secret, consent_id), site_key):
-            # An erased consent id stays erased; the widget starts a new one on this answer.
-            raise Refused(
-                "bad_receipt",
-                "receipt: this consent id's records were erased; decide again without it",
-            )
-        recorded_at = log.record(db, site_key, consent_id, choice, visitor.user_agent, client)
-        answer = {
-            "consent_id": consent_id,
-            "revision": choice["revision"],
-            "recorded_at": recorded_at,
-            "categories": choice["categories"],
-            "vendors": choice["vendors"],
-            "gpc": choice["gpc"],
-            "regime": choice["regime"],
-            "region": choice["region"],
-        }
-        if request_id:
-            # Kept without the receipt: the database alone must not hand out erasure rights.
-            log.remember_request(db, site_key, request_id, fingerprint, 201, answer, recorded_at)
-    return {**answer, "receipt": receipts.issue(consent_id, site_key)}
+    return Pending(
+        site_key=site_key,
+        consent_id=consent_id,
+        new=new,
+        choice=choice,
+        user_agent=visitor.user_agent,
+        client=rules.client_hash(secret, visitor.remote_addr),
+        request_id=request_id,
+        fingerprint=rules.fingerprint(body) if request_id else "",
+        consent_hash="" if new else rules.consent_hash(secret, consent_id),
+        receipts=receipts,
+    )
+
+
+def store(db: Database, pending: Pending) -> Json:
+    """Write a prepared decision inside the open write transaction, which holds
+    `pending.locks`: the answer without its receipt (`receipted` adds it).
+
+    A replayed request_id writes nothing and gives the first answer again. Raises Refused for
+    an erased consent id and Conflict for a request_id reused with another body; either way it
+    has written nothing.
+    """
+    site_key, consent_id = pending.site_key, pending.consent_id
+    if pending.request_id:
+        # Looked up under the write lock: of two posts with one id, exactly one records.
+        earlier = _earlier_answer(db, site_key, pending.request_id, pending.fingerprint)
+        if earlier is not None:
+            return earlier
+    # Checked inside the write: an erasure cannot slip in between the check and the insert.
+    if not pending.new and log.erasures(db, pending.consent_hash, site_key):
+        # An erased consent id stays erased; the widget starts a new one on this answer.
+        raise Refused(
+            "bad_receipt",
+            "receipt: this consent id's records were erased; decide again without it",
+        )
+    choice = pending.choice
+    recorded_at = log.record(db, site_key, consent_id, choice, pending.user_agent, pending.client)
+    answer = {
+        "consent_id": consent_id,
+        "revision": choice["revision"],
+        "recorded_at": recorded_at,
+        "categories": choice["categories"],
+        "vendors": choice["vendors"],
+        "gpc": choice["gpc"],
+        "regime": choice["regime"],
+        "region": choice["region"],
+    }
+    if pending.request_id:
+        # Kept without the receipt: the database alone must not hand out erasure rights.
+        log.remember_request(
+            db, site_key, pending.request_id, pending.fingerprint, 201, answer, recorded_at
+        )
+    return answer
+
+
+def receipted(pending: Pending, answer: Json) -> Json:
+    """The 201 answer: `store`'s, with the receipt of its consent id."""
+    return {**answer, "receipt": pending.receipts.issue(answer["consent_id"], pending.site_key)}
 
 
 def _earlier_answer(db: Database, site_key: str, request_id: str, fingerprint: str) -> Json | None:

@@ -95,6 +95,12 @@ class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
     ) -> int | None:
         raise NotImplementedError
 
+    def acquire_sliding_window_batches(
+        self, batches: Sequence[Sequence[tuple[str, int, int]]], amount: int = 1
+    ) -> list[int | None]:
+        """`acquire_sliding_window_entries` for each batch in turn: each one's result."""
+        return [self.acquire_sliding_window_entries(entries, amount) for entries in batches]
+
     def get(self, key: str) -> int:
         return self._get(key)[0]
 
@@ -268,6 +274,43 @@ class SQLiteStorage(CounterStorage):
                     ],
                 )
         return refused
+
+    def acquire_sliding_window_batches(
+        self, batches: Sequence[Sequence[tuple[str, int, int]]], amount: int = 1
+    ) -> list[int | None]:
+        """Each batch as `acquire_sliding_window_entries` would acquire it, after the batches
+        before it, all in one transaction: a group of requests costs one lock and one commit."""
+        now = time.time()
+        windows = [[self.sliding_window_keys(key, e, now) for key, _, e in b] for b in batches]
+        names = sorted({name for batch in windows for pair in batch for name in pair})
+        if not names:
+            return [None] * len(batches)
+        with self._write(now) as conn:
+            counts: dict[str, int] = dict(
+                conn.execute(
+                    "SELECT key, value FROM counters WHERE expires_at > ? AND key IN "
+                    f"({', '.join('?' * len(names))})",
+                    [now, *names],
+                ).fetchall()
+            )
+            results: list[int | None] = []
+            added: dict[str, tuple[int, float]] = {}  # key -> (amount added here, expiry)
+            for entries, pairs in zip(batches, windows, strict=True):
+                refused, increments = admitted(entries, pairs, counts, now, amount)
+                results.append(refused)
+                for key, expires_at in increments:
+                    counts[key] = counts.get(key, 0) + amount
+                    total, _ = added.get(key, (0, expires_at))
+                    added[key] = (total + amount, expires_at)
+            if added:
+                conn.executemany(
+                    _ADD,
+                    [
+                        {"key": key, "amount": total, "expires_at": expires_at, "now": now}
+                        for key, (total, expires_at) in added.items()
+                    ],
+                )
+        return results
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         previous_key, current_key = self.sliding_window_keys(key, expiry, time.time())
