@@ -124,7 +124,10 @@ class FastPath:
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
-        answers = self.store([step for step, _ in batch])
+        try:
+            answers = self.store([step for step, _ in batch])
+        except Exception:  # store() answers its own faults; never leave a post unanswered
+            answers = [self._failed(step.scope) for step, _ in batch]
         for (_, future), answer in zip(batch, answers, strict=True):
             if not future.cancelled():  # a client gone meanwhile: its decision is stored
                 future.set_result(answer)

@@ -40,9 +40,9 @@ def post_together(rsgi, bodies):
     transactions = []
     store = rsgi.fast._transaction
 
-    def counting(steps, at, answers):  # the real method, counted
-        transactions.append(len(steps))
-        store(steps, at, answers)
+    def counting(steps, at, answers, **options):  # the real method, counted
+        transactions.append(len([index for index in at if answers[index] is None]))
+        store(steps, at, answers, **options)
 
     rsgi.fast._transaction = counting
 
@@ -169,3 +169,16 @@ def test_the_wal_is_checkpointed_and_started_over_under_a_steady_load(db_path, d
     # again, so it never holds more than a few hundred commits.
     assert max(sizes) < 4 * 1024 * 1024, sizes
     assert db.execute("SELECT COUNT(*) FROM load").fetchone()[0] == 2000
+
+
+def test_a_fault_of_a_batch_answers_each_of_its_posts_with_a_500(db_path, db, published):
+    rsgi = adapter(db_path)
+
+    def broken(steps):
+        raise RuntimeError("the disk is gone")
+
+    rsgi.fast.store = broken
+    answers, _ = post_together(rsgi, [decision() for _ in range(3)])
+    assert [status for status, _, _ in answers] == [500] * 3
+    assert json.loads(answers[0][2])["error"]["code"] == "internal_server_error"
+    assert db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
