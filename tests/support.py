@@ -398,3 +398,36 @@ def skip_sqlite_only(items) -> None:
         if marker is not None and not item.get_closest_marker("skip"):
             reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+def record_decision(db, site_key="shop", *, at=None, user_agent="Browser/1.0", consent=None):
+    """A decision accepting every category, recorded as the API records it (the service), then
+    dated `at` (ISO) if given; `consent` adds to its body. Returns the API's answer."""
+    from server.services import decisions as decision_service
+    from server.storage import revisions as revision_store
+    from server.storage.schema import write
+    from server.storage.util import iso_to_ms
+
+    revision = revision_store.get(db, site_key)
+    body = {
+        "revision": revision["number"],
+        "action": "accept_all",
+        "categories": {c["key"]: True for c in revision["content"]["categories"]},
+        "language": "en",
+        **(consent or {}),
+    }
+    answer = decision_service.record(
+        db,
+        "test-secret",
+        site_key,
+        body,
+        lambda n: revision if n == revision["number"] else None,
+        decision_service.Visitor(user_agent=user_agent, remote_addr="192.0.2.1"),
+    )
+    if at:
+        with write(db):
+            db.execute(
+                "UPDATE decisions SET recorded_at = ? WHERE consent_id = ?",
+                [iso_to_ms(at), answer["consent_id"]],
+            )
+    return answer

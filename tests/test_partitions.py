@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from server.cli import main
 from server.services import decisions as decision_service
-from server.services.decisions import Visitor
 from server.storage import connect, migrate, partitions, schema
 from server.storage import decisions as decision_log
 from server.storage import registry as registry_store
@@ -22,6 +21,7 @@ from server.storage import revisions as revision_store
 from server.storage.schema import write
 from server.storage.util import iso_to_ms, now_iso
 from support import ON_POSTGRESQL, REGISTRY
+from support import record_decision as record
 
 SECRET = "test-secret"
 
@@ -52,32 +52,6 @@ def pg(pg_url):
         revision_store.publish(db, site, "test")
     yield db
     db.close()
-
-
-def record(db, site_key="shop", at=None, user_agent="Browser/1.0"):
-    """A decision recorded as the API records it, then dated `at` (ISO) if given."""
-    revision = revision_store.get(db, site_key)
-    body = {
-        "revision": revision["number"],
-        "action": "accept_all",
-        "categories": {c["key"]: True for c in revision["content"]["categories"]},
-        "language": "en",
-    }
-    answer = decision_service.record(
-        db,
-        SECRET,
-        site_key,
-        body,
-        lambda n: revision if n == revision["number"] else None,
-        Visitor(user_agent=user_agent, remote_addr="192.0.2.1"),
-    )
-    if at:
-        with write(db):
-            db.execute(
-                "UPDATE decisions SET recorded_at = ? WHERE consent_id = ?",
-                [iso_to_ms(at), answer["consent_id"]],
-            )
-    return answer
 
 
 def where(db, consent_id):
@@ -166,10 +140,10 @@ def test_purge_drops_whole_months_every_site_may_lose_and_deletes_rows_otherwise
     # Both sites in 2020-03 and 2020-04; shop alone in 2020-05; news alone on 2020-06-10.
     # A user agent only the March decisions use.
     for site in ("shop", "news"):
-        record(pg, site, "2020-03-05T00:00:00.000Z", user_agent="March/1.0")
-        record(pg, site, "2020-04-05T00:00:00.000Z")
-    record(pg, "shop", "2020-05-05T00:00:00.000Z")
-    record(pg, "news", "2020-06-10T00:00:00.000Z")
+        record(pg, site, at="2020-03-05T00:00:00.000Z", user_agent="March/1.0")
+        record(pg, site, at="2020-04-05T00:00:00.000Z")
+    record(pg, "shop", at="2020-05-05T00:00:00.000Z")
+    record(pg, "news", at="2020-06-10T00:00:00.000Z")
     partitions.ensure(pg)
     recent = record(pg)
     assert count(pg) == 7

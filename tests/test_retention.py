@@ -15,13 +15,13 @@ from server.cli import main
 from server.registry import DEFAULT_RETENTION_DAYS, RegistryError, normalize
 from server.services import decisions as decision_service
 from server.services import registry as registry_service
-from server.services.decisions import Visitor
 from server.storage import decisions as decision_log
 from server.storage import migrate
 from server.storage import revisions as revision_store
 from server.storage.schema import write
 from server.storage.util import iso_to_ms
 from support import REGISTRY
+from support import record_decision as record
 
 SECRET = "test-secret"
 API = "/api/v1/admin"
@@ -29,33 +29,6 @@ API = "/api/v1/admin"
 
 def run(db_path, *args, env=None):
     return CliRunner().invoke(main, ["--database", db_path, *args], env=env)
-
-
-def record(db, site_key="shop", user_agent="Browser/1.0", at=None, consent=None):
-    """A decision recorded as the API records it, then dated `at` (ISO) if given."""
-    revision = revision_store.get(db, site_key)
-    body = {
-        "revision": revision["number"],
-        "action": "accept_all",
-        "categories": {c["key"]: True for c in revision["content"]["categories"]},
-        "language": "en",
-        **(consent or {}),
-    }
-    answer = decision_service.record(
-        db,
-        SECRET,
-        site_key,
-        body,
-        lambda n: revision if n == revision["number"] else None,
-        Visitor(user_agent=user_agent, remote_addr="192.0.2.1"),
-    )
-    if at:
-        with write(db):
-            db.execute(
-                "UPDATE decisions SET recorded_at = ? WHERE consent_id = ?",
-                [iso_to_ms(at), answer["consent_id"]],
-            )
-    return answer
 
 
 def erased(db, answer, at):
