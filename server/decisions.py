@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -231,6 +232,12 @@ class Receipts:
         if not site_key or not hmac.compare_digest(signed_id, consent_id):
             return None
         return site_key
+
+
+@functools.lru_cache(maxsize=8)
+def receipts(secret_key: str) -> Receipts:
+    """The Receipts of a secret key, made once per process: its signer is stateless."""
+    return Receipts(secret_key)
 
 
 def client_hash(secret_key: str, address: str | None) -> str | None:

@@ -253,6 +253,7 @@ class FastPath:
         cors = [("Vary", "Origin"), ("Access-Control-Allow-Origin", origin)]
         # From here on the request is counted (in `store`) and every answer is made here.
         remote_addr = self._remote_addr(scope)
+        client = rules.client_hash(self.secret, remote_addr)
         visitor = decision_service.Visitor(
             user_agent=_header(headers, "user-agent"),
             remote_addr=remote_addr,
@@ -260,8 +261,8 @@ class FastPath:
             # The region as the Flask view reads it (regions.request_region), from the same
             # configured headers; the service derives the regime from it and the revision.
             region=regions.header_region(self.app.config, lambda name: _header(headers, name)),
+            client_hash=client,
         )
-        client = rules.client_hash(self.secret, remote_addr)
         try:
             pending = decision_service.prepare(
                 db,

@@ -31,6 +31,8 @@ class Visitor:
     remote_addr: str | None = None
     gpc: bool = False  # the Sec-GPC: 1 header
     region: str | None = None  # from the CDN's headers (server/regions.py), None when unknown
+    # The keyed hash of remote_addr (rules.client_hash), when the caller has made it already.
+    client_hash: str | None = None
 
 
 def _invalid(error: rules.DecisionError) -> Invalid:
@@ -39,7 +41,7 @@ def _invalid(error: rules.DecisionError) -> Invalid:
 
 def check_receipt(secret: str, consent_id: str, receipt: object) -> str:
     """The site a receipt was issued for, if it is genuine and names `consent_id`."""
-    site_key = rules.Receipts(secret).check(receipt, consent_id)
+    site_key = rules.receipts(secret).check(receipt, consent_id)
     if site_key is None:
         raise Refused("bad_receipt", "This receipt does not belong to this consent id.")
     return site_key
@@ -127,7 +129,7 @@ def prepare(
     except rules.DecisionError as error:
         raise _invalid(error) from None
     assert isinstance(body, dict)  # revision_number() refused anything else
-    receipts = rules.Receipts(secret)  # one signer for the check and the new receipt
+    receipts = rules.receipts(secret)  # one signer for the check and the new receipt
     consent_id, new = _consent_id(receipts, site_key, body)
     # PostgreSQL: the first decision of a new month (per process) makes sure of the next
     # months' partitions, outside the decision's transaction; a check of the clock otherwise.
@@ -138,7 +140,7 @@ def prepare(
         new=new,
         choice=choice,
         user_agent=visitor.user_agent,
-        client=rules.client_hash(secret, visitor.remote_addr),
+        client=visitor.client_hash or rules.client_hash(secret, visitor.remote_addr),
         request_id=request_id,
         fingerprint=rules.fingerprint(body) if request_id else "",
         consent_hash="" if new else rules.consent_hash(secret, consent_id),
