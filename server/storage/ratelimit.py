@@ -168,9 +168,16 @@ class SQLiteStorage(CounterStorage):
             os.close(lock_fd)
             raise
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.executescript(_SCHEMA)
+            # Set up in the writers' queue: two workers' first requests come together, and a
+            # journal-mode change or a CREATE beside another's fails at once with "database is
+            # locked" (its busy handler is not called), which let that request through uncounted.
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.executescript(_SCHEMA)
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
         except BaseException:
             conn.close()
             os.close(lock_fd)
