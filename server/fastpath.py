@@ -182,7 +182,9 @@ class FastPath:
         db: Database | None = None
         try:
             db = engine.acquire(self.database)
-            with write(db):
+            # One decision alone (PostgreSQL): its locks go with the BEGIN, one round trip.
+            alone = steps[0].pending.locks if len(steps) == 1 and steps[0].pending else []
+            with write(db, *alone):
                 for index, step in zip(at, steps, strict=True):
                     answers[index] = self._store(db, step, savepoint=len(steps) > 1)
         except Exception:
