@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -212,8 +213,8 @@ class SQLiteDatabase(Database):
         # and no transaction deadlocks midway upgrading a read lock. Writers first queue on an
         # flock of `<file>.lock`: the kernel wakes the next one the moment the lock is free,
         # where SQLite's busy handler sleeps 1, 2, 5, 10 ms… between tries, leaving the CPU
-        # idle while a worker waits for a write of 100 µs (docs/benchmarks.md, "The write
-        # lock's queue"). A writer that does not queue (another program) is still safe: it
+        # idle while a worker waits for a write of 100 µs (docs/benchmarks.md, "Group commit
+        # and the writers' queue"). A writer that does not queue (another program) is still safe: it
         # meets SQLite's own lock and busy timeout.
         self._queue()
         try:
@@ -325,24 +326,30 @@ def _checkpointer(location: str, wake: threading.Event) -> None:
     would grow without end). So a second checkpoint runs in the writers' queue, where it has
     only the frames written meanwhile to copy: writers wait for that short rest, not the whole.
     """
-    conn = sqlite3.connect(location, timeout=10, isolation_level=None, check_same_thread=False)
-    queue = _queue_file(location)
-    try:
-        while True:
-            wake.wait()
-            wake.clear()
+    while True:
+        wake.wait()
+        wake.clear()
+        # Opened for each checkpoint (about 100 µs, every 100 commits): nothing stays open
+        # between them, not even after the database is gone.
+        try:
+            # mode=rw: a database deleted meanwhile is not made again, empty.
+            uri = f"file:{urllib.parse.quote(location)}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+            queue = _queue_file(location)
+        except (sqlite3.Error, OSError):
+            continue
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            fcntl.flock(queue, fcntl.LOCK_EX)
             try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                fcntl.flock(queue, fcntl.LOCK_EX)
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                finally:
-                    fcntl.flock(queue, fcntl.LOCK_UN)
-            except sqlite3.Error:
-                pass  # another process's checkpoint at the same moment: next time
-    finally:
-        conn.close()
-        os.close(queue)
+            finally:
+                fcntl.flock(queue, fcntl.LOCK_UN)
+        except sqlite3.Error:
+            pass  # another process's checkpoint at the same moment: next time
+        finally:
+            conn.close()
+            os.close(queue)
 
 
 # PostgreSQL: the same SQL with `%s` placeholders (a literal `%` doubled), and the types of
