@@ -260,27 +260,7 @@ class SQLiteStorage(CounterStorage):
         the transaction, so no worker slips in between and, unlike a store without
         transactions, nothing has to be given back afterwards.
         """
-        now = time.time()
-        windows = [self.sliding_window_keys(key, expiry, now) for key, _, expiry in entries]
-        names = [name for pair in windows for name in pair]
-        with self._write(now) as conn:
-            counts = dict(
-                conn.execute(
-                    "SELECT key, value FROM counters WHERE expires_at > ? AND key IN "
-                    f"({', '.join('?' * len(names))})",
-                    [now, *names],
-                ).fetchall()
-            )
-            refused, increments = admitted(entries, windows, counts, now, amount)
-            if increments:
-                conn.executemany(
-                    _ADD,
-                    [
-                        {"key": key, "amount": amount, "expires_at": expires_at, "now": now}
-                        for key, expires_at in increments
-                    ],
-                )
-        return refused
+        return self.acquire_sliding_window_batches([entries], amount)[0]
 
     def acquire_sliding_window_batches(
         self, batches: Sequence[Sequence[tuple[str, int, int]]], amount: int = 1
