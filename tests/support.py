@@ -431,3 +431,16 @@ def record_decision(db, site_key="shop", *, at=None, user_agent="Browser/1.0", c
                 [iso_to_ms(at), answer["consent_id"]],
             )
     return answer
+
+
+# The app settings that read the visitor's region from Cloudflare's headers (docs/regions.md).
+CDN_HEADERS = {"REGION_HEADER": "CF-IPCountry", "SUBDIVISION_HEADER": "CF-Region-Code"}
+
+
+def cdn_app(db_path, **config):
+    """A test app on `db_path` that reads the region from CDN_HEADERS."""
+    from server import create_app
+
+    return create_app(
+        {"DATABASE": db_path, "SECRET_KEY": "test-secret", "TESTING": True, **CDN_HEADERS, **config}
+    )

@@ -16,7 +16,7 @@ from server.storage import decisions as log
 from server.storage import engine
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ORIGIN, decision
+from support import CDN_HEADERS, ORIGIN, decision
 
 UA = "pytest-browser/1.0"
 
@@ -104,7 +104,6 @@ def both(db_path, published):
 
 
 REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US": "opt_out"}}
-REGION_HEADERS = {"REGION_HEADER": "CF-IPCountry", "SUBDIVISION_HEADER": "CF-Region-Code"}
 
 
 @pytest.fixture
@@ -113,7 +112,7 @@ def regional(db_path, db, registry_doc):
     registry_doc["sites"][0]["regimes"] = REGIMES
     registry_store.apply(db, registry_doc, "test")
     revision_store.publish(db, "shop", "test")
-    return pair(db_path, **REGION_HEADERS)
+    return pair(db_path, **CDN_HEADERS)
 
 
 def regional_call(rsgi, body, country, subdivision=None):

@@ -12,6 +12,7 @@ from server.registry import RegistryError, normalize
 from server.revisions import compile_site, content_hash, diff, needs_decision
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
+from support import CDN_HEADERS
 
 REGIMES = {
     "default": "opt_in",
@@ -91,14 +92,7 @@ def test_request_region_reads_only_the_configured_headers(db_path, db):
     with plain.test_request_context(headers={"CF-IPCountry": "JP"}):
         assert regions.request_region() is None  # nothing configured: nothing read
         assert regions.vary_headers() == []
-    app = create_app(
-        {
-            "DATABASE": db_path,
-            "SECRET_KEY": "k",
-            "REGION_HEADER": "CF-IPCountry",
-            "SUBDIVISION_HEADER": "CF-Region-Code",
-        }
-    )
+    app = create_app({"DATABASE": db_path, "SECRET_KEY": "k", **CDN_HEADERS})
     with app.test_request_context(headers={"CF-IPCountry": "US", "CF-Region-Code": "CA"}):
         assert regions.request_region() == "US-CA"
         assert regions.vary_headers() == ["CF-IPCountry", "CF-Region-Code"]

@@ -13,7 +13,7 @@ from server.storage import connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 from server.storage.schema import STEPS
-from support import ORIGIN, decision
+from support import ORIGIN, cdn_app, decision
 
 DECISIONS = "/api/v1/sites/shop/decisions"
 REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out"}}
@@ -29,15 +29,7 @@ def regional(db, registry_doc):
 
 @pytest.fixture
 def app(db_path, db):
-    return create_app(
-        {
-            "DATABASE": db_path,
-            "SECRET_KEY": "test-secret",
-            "TESTING": True,
-            "REGION_HEADER": "CF-IPCountry",
-            "SUBDIVISION_HEADER": "CF-Region-Code",
-        }
-    )
+    return cdn_app(db_path)
 
 
 def post(client, body, country=None, subdivision=None, **headers):

@@ -5,10 +5,9 @@ import urllib.request
 
 import pytest
 
-from server import create_app
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ORIGIN
+from support import ORIGIN, cdn_app
 
 CONFIG = "/api/v1/sites/shop/config"
 SCRIPT = "/w/shop.js"
@@ -26,15 +25,7 @@ def regional(db, registry_doc):
 @pytest.fixture
 def cdn_client(db_path, db):
     """A client of an app that reads the region from Cloudflare's headers."""
-    app = create_app(
-        {
-            "DATABASE": db_path,
-            "SECRET_KEY": "test-secret",
-            "TESTING": True,
-            "REGION_HEADER": "CF-IPCountry",
-            "SUBDIVISION_HEADER": "CF-Region-Code",
-        }
-    )
+    app = cdn_app(db_path)
     return app.test_client()
 
 

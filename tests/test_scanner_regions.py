@@ -18,7 +18,7 @@ from server.storage import accounts
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
 from server.storage import scans as scan_store
-from support import ADMIN_PASSWORD, AdminClient
+from support import ADMIN_PASSWORD, AdminClient, cdn_app
 
 SCANS = "/api/v1/admin/sites/shop/scans"
 PAGE = "https://shop.example.co.jp/"
@@ -27,15 +27,7 @@ REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US-CA": "opt_out"}}
 
 @pytest.fixture
 def app(db_path, db):
-    return create_app(
-        {
-            "DATABASE": db_path,
-            "SECRET_KEY": "test-secret",
-            "TESTING": True,
-            "REGION_HEADER": "CF-IPCountry",
-            "SUBDIVISION_HEADER": "CF-Region-Code",
-        }
-    )
+    return cdn_app(db_path)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from server.widget_build import (
     read_dist,
     write_dist,
 )
+from support import cdn_app
 
 # The demo site's whole first load, gzip: the widget's code, styles and first-layer config
 # (the preferences' part comes only on the first "Customize").
@@ -214,15 +215,7 @@ def test_a_site_with_regimes_stays_within_budget_in_each_regime(db_path, db):
     }
     registry_store.apply(db, doc, "test")
     revision_store.publish(db, doc["sites"][0]["key"], "test")
-    app = create_app(
-        {
-            "DATABASE": db_path,
-            "SECRET_KEY": "test-secret",
-            "TESTING": True,
-            "REGION_HEADER": "CF-IPCountry",
-            "SUBDIVISION_HEADER": "CF-Region-Code",
-        }
-    )
+    app = cdn_app(db_path)
     client = app.test_client()
     for region, regime in (("JP", "notice"), ("US", "opt_out"), ("DE", "opt_in")):
         headers = {"Accept-Encoding": "gzip", "CF-IPCountry": region, "CF-Region-Code": "CA"}
