@@ -8,12 +8,12 @@ US-CA and US opt-out, the EU opt-in, and opt-in elsewhere.
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import unquote
 
 import pytest
 
 from server.storage import decisions as decision_log
+from support import wait_for as support_wait_for
 
 REGIMES = {
     "default": "opt_in",
@@ -32,14 +32,8 @@ FOCUSED = "() => document.activeElement.shadowRoot.activeElement.textContent"
 BUTTONS = {"ja": ["すべて拒否する", "詳細設定"], "en": ["Reject all", "Customize"]}
 
 
-def wait_for(predicate, timeout=15.0, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate):
+    return support_wait_for(predicate, timeout=15.0)
 
 
 def settle(page):

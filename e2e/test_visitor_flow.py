@@ -10,18 +10,11 @@ import urllib.request
 from playwright.sync_api import expect
 
 from server.storage import accounts
+from support import wait_for as support_wait_for
 
 
-def wait_for(probe, timeout=10.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+def wait_for(predicate):
+    return support_wait_for(predicate, timeout=10.0)
 
 
 def admin_export(live, site_key):

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import unquote
 
 import pytest
 
-
-def wait_for(predicate, timeout=5.0, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+from support import wait_for
 
 
 def banner(page, name="Test Shop"):

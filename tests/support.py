@@ -444,3 +444,17 @@ def cdn_app(db_path, **config):
     return create_app(
         {"DATABASE": db_path, "SECRET_KEY": "test-secret", "TESTING": True, **CDN_HEADERS, **config}
     )
+
+
+def wait_for(predicate, timeout=5.0, interval=0.05):
+    """`predicate()`'s first truthy value, asked every `interval` s; AssertionError after
+    `timeout` s (a browser test's wait for what the page or the server does next)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
