@@ -11,7 +11,7 @@ from server import create_app
 from server.storage import accounts, connect, migrate
 from server.storage import registry as registry_store
 from server.storage import revisions as revision_store
-from support import ADMIN_PASSWORD, DATABASES, REGISTRY, AdminClient, skip_sqlite_only
+from support import ADMIN_PASSWORD, DATABASES, REGIMES, REGISTRY, AdminClient, skip_sqlite_only
 
 
 def pytest_collection_modifyitems(config, items):
@@ -63,6 +63,15 @@ def app(db_path, db):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def regional(db, registry_doc):
+    """The test registry with REGIMES, published as revision 1 of 'shop'."""
+    registry_doc["sites"][0]["regimes"] = REGIMES
+    registry_store.apply(db, registry_doc, "test")
+    revision, _ = revision_store.publish(db, "shop", "test")
+    return revision
 
 
 @pytest.fixture

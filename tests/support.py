@@ -433,6 +433,10 @@ def record_decision(db, site_key="shop", *, at=None, user_agent="Browser/1.0", c
     return answer
 
 
+# Regional rules of the test site (docs/regions.md): Japan's notice, California's and the rest
+# of the US's opt-out, opt-in elsewhere.
+REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out"}}
+
 # The app settings that read the visitor's region from Cloudflare's headers (docs/regions.md).
 CDN_HEADERS = {"REGION_HEADER": "CF-IPCountry", "SUBDIVISION_HEADER": "CF-Region-Code"}
 

@@ -16,15 +16,7 @@ from server.storage.schema import STEPS
 from support import ORIGIN, cdn_app, decision
 
 DECISIONS = "/api/v1/sites/shop/decisions"
-REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out"}}
 OPTIONAL = {"functional": True, "analytics": True, "advertising": True}
-
-
-@pytest.fixture
-def regional(db, registry_doc):
-    registry_doc["sites"][0]["regimes"] = REGIMES
-    registry_store.apply(db, registry_doc, "test")
-    return revision_store.publish(db, "shop", "test")[0]
 
 
 @pytest.fixture

@@ -5,21 +5,10 @@ import urllib.request
 
 import pytest
 
-from server.storage import registry as registry_store
-from server.storage import revisions as revision_store
-from support import ORIGIN, cdn_app
+from support import ORIGIN, REGIMES, cdn_app
 
 CONFIG = "/api/v1/sites/shop/config"
 SCRIPT = "/w/shop.js"
-REGIMES = {"default": "opt_in", "regions": {"JP": "notice", "US-CA": "opt_out", "US": "opt_out"}}
-
-
-@pytest.fixture
-def regional(db, registry_doc):
-    """The test registry with regimes, published as revision 1 of 'shop'."""
-    registry_doc["sites"][0]["regimes"] = REGIMES
-    registry_store.apply(db, registry_doc, "test")
-    return revision_store.publish(db, "shop", "test")[0]
 
 
 @pytest.fixture
