@@ -121,7 +121,7 @@ TAKEN: set[int] = set()
 
 def start_server(work, spec, default_workers, access_log):
     """One `serve` for `spec`: a model of `serve --server`, `:N` workers, `+log` access log,
-    `@DIR` the checkout to serve from (default: this one)."""
+    `@DIR` the checkout to serve from (default: this one), with `DIR/.venv` if it has one."""
     spec, _, checkout = spec.partition("@")
     root = Path(checkout).resolve() if checkout else ROOT
     spec_model, _, option = spec.partition("+")
@@ -136,7 +136,10 @@ def start_server(work, spec, default_workers, access_log):
         env["PYTHONPATH"] = str(root)
     env.pop("PRIVACY_CENTER_WORKERS", None)
     env.setdefault("PRIVACY_CENTER_RATE_LIMIT", NEVER_REFUSED)
-    cli = [sys.executable, "-m", "server"]
+    # That checkout's own environment where it has one (its dependencies as they were), else
+    # this interpreter's.
+    python = root / ".venv" / "bin" / "python"
+    cli = [str(python) if checkout and python.exists() else sys.executable, "-m", "server"]
     subprocess.run(
         cli + ["demo", "--origin", ORIGIN], env=env, check=True, cwd=root, capture_output=True
     )

@@ -58,7 +58,7 @@ def run(
 
 
 def _run_granian(host: str, port: int, workers: int, access_log: bool) -> None:
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.server import Server
 
@@ -70,6 +70,9 @@ def _run_granian(host: str, port: int, workers: int, access_log: bool) -> None:
         port=port,
         interface=Interfaces.RSGI,
         workers=workers,
+        # uvloop where it is installed (a dependency, but not on Windows), else asyncio's own;
+        # named, not granian's "auto", which would prefer the experimental rloop if present.
+        loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         # A client gets this long to send its request headers, however slowly it sends them.
         http1_settings=HTTP1Settings(header_read_timeout=10_000),
         log_access=access_log,
