@@ -29,6 +29,7 @@ def choice(action, analytics, ads, revision=1):
 
 
 def rollup_rows(db):
+    figures_store.catch_up(db)  # SQLite counts decisions in after writing them
     return (
         db.execute("SELECT * FROM figures_daily ORDER BY 1, 2, 3, 4").fetchall(),
         db.execute(

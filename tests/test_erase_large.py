@@ -107,7 +107,8 @@ def test_every_erase_and_lookup_statement_uses_the_consent_index(db, published, 
             continue  # a plain insert reads nothing
         for line in plan(db, statement):
             assert "decisions_site_time" not in line, (statement, line)
-            assert not line.startswith("SCAN"), (statement, line)
+            # figures_cursor holds one row (storage/figures.py): scanning it reads that row.
+            assert not line.startswith("SCAN") or line == "SCAN figures_cursor", (statement, line)
             if re.search(r"\b(decisions|d)\b USING", line):
                 # By consent id, by row id, or (the foreign-key check of deleting a user
                 # agent, which EXPLAIN shows too) by user agent id: never the site's rows.

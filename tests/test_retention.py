@@ -16,6 +16,7 @@ from server.registry import DEFAULT_RETENTION_DAYS, RegistryError, normalize
 from server.services import decisions as decision_service
 from server.services import registry as registry_service
 from server.storage import decisions as decision_log
+from server.storage import figures as figures_store
 from server.storage import migrate
 from server.storage import revisions as revision_store
 from server.storage.schema import write
@@ -48,6 +49,7 @@ def counts(db):
 
 
 def figures(db):
+    figures_store.catch_up(db)  # SQLite counts decisions in after writing them
     return (
         db.execute("SELECT * FROM figures_daily ORDER BY 1, 2, 3, 4").fetchall(),
         db.execute("SELECT * FROM figures_optins ORDER BY 1, 2, 3, 4, 5").fetchall(),

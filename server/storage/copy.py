@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import figures
 from .engine import Database
 from .schema import STEPS, write
 
 # What an engine keeps for itself, not the deployment's data: SQLite's own tables, the
-# schema version (each side has its own), PostgreSQL's rate-limit counters.
+# schema version (each side has its own), PostgreSQL's rate-limit counters, how far SQLite
+# has counted decisions into the figures (set in the target after the copy: `settle_copy`).
 _NOT_DATA_PREFIXES = ("sqlite_",)
-_NOT_DATA = {"schema_version", "ratelimit_counters"}
+_NOT_DATA = {"schema_version", "ratelimit_counters", "figures_cursor"}
 COPY_LOCK = "copy"
 
 
@@ -172,6 +174,10 @@ def copy(
     tables = check(source, target)
     source.execute("BEGIN")  # a read transaction: one snapshot of every table
     try:
+        # A SQLite source may hold decisions not yet counted into its figures: the copy's
+        # figures are compared as they are, then the target counts those in (or, SQLite,
+        # knows to).
+        counted = figures.cursor(source)
         with write(target, COPY_LOCK):
             for table in tables:
                 if target.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
@@ -193,6 +199,7 @@ def copy(
             result = CopyResult(results, committed=False)
             if not result.matches:
                 raise _Mismatch(result)
+            figures.settle_copy(target, counted)
     except _Mismatch as mismatch:
         return mismatch.result
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import figures
@@ -50,32 +50,6 @@ def _bits(choices: Mapping[str, bool]) -> str:
     A revision never changes, so its order of categories and vendors decodes this forever.
     """
     return "".join("1" if accepted else "0" for accepted in choices.values())
-
-
-class _Keys:
-    """The category and vendor keys of each revision, in order, loaded once per query."""
-
-    def __init__(self, db: Database):
-        self.db = db
-        self.known: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
-
-    def __call__(self, site_key: str, number: int) -> tuple[list[str], list[str]]:
-        key = (site_key, number)
-        if key not in self.known:
-            row = self.db.execute(
-                "SELECT content FROM revisions WHERE site_key = ? AND number = ?",
-                [site_key, number],
-            ).fetchone()
-            content = json.loads(row[0]) if row else {"categories": [], "vendors": []}
-            self.known[key] = (
-                [c["key"] for c in content["categories"]],
-                [v["key"] for v in content["vendors"]],
-            )
-        return self.known[key]
-
-
-def _unbits(keys: Iterable[str], bits: str) -> dict[str, bool]:
-    return {key: bit == "1" for key, bit in zip(keys, bits, strict=False)}
 
 
 def record(
@@ -129,7 +103,7 @@ def record(
                 )
             ],
         )
-        figures.add(
+        figures.recorded(
             db,
             site_key,
             stamp,
@@ -211,12 +185,12 @@ def _select(
         "FROM decisions d LEFT JOIN user_agents u ON u.id = d.user_agent_id "
         f"WHERE {where} ORDER BY {order}"
     )
-    keys = _Keys(db)
+    keys = figures.RevisionKeys(db)
     for row in db.iterate(sql, params) if stream else db.execute(sql, params):
         item = dict(zip(EXPORT_COLUMNS, row, strict=True))
         category_keys, vendor_keys = keys(item["site_key"], item["revision"])
-        item["categories"] = _unbits(category_keys, item["categories"])
-        item["vendors"] = _unbits(vendor_keys, item["vendors"])
+        item["categories"] = figures.unbits(category_keys, item["categories"])
+        item["vendors"] = figures.unbits(vendor_keys, item["vendors"])
         item["gpc"] = bool(item["gpc"])
         item["recorded_at"] = ms_to_iso(item["recorded_at"])
         yield item
@@ -269,9 +243,14 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
             "FROM decisions WHERE consent_id = ? AND site_key = ?",
             [consent_id, site_key],
         ).fetchall()
-        keys = _Keys(db)
+        keys = figures.RevisionKeys(db)
         agents: Counter[int] = Counter()
-        for _id, revision, action, categories, vendors, recorded_at, ua_id, regime in rows:
+        counted = figures.cursor(db)  # SQLite: the decisions above it are not counted in yet
+        for row_id, revision, action, categories, vendors, recorded_at, ua_id, regime in rows:
+            if ua_id is not None:
+                agents[ua_id] += 1
+            if counted is not None and row_id > counted:
+                continue
             category_keys, vendor_keys = keys(site_key, revision)
             figures.add(
                 db,
@@ -279,18 +258,17 @@ def erase(db: Database, consent_id: str, site_key: str, consent_hash: str) -> in
                 ms_to_iso(recorded_at),
                 revision,
                 action,
-                _unbits(category_keys, categories),
-                _unbits(vendor_keys, vendors),
+                figures.unbits(category_keys, categories),
+                figures.unbits(vendor_keys, vendors),
                 sign=-1,
                 regime=regime,
             )
-            if ua_id is not None:
-                agents[ua_id] += 1
         # By id and time: on PostgreSQL the time names the one month partition to look in.
         db.executemany(
             "DELETE FROM decisions WHERE id = ? AND recorded_at = ?",
             [(row[0], row[5]) for row in rows],
         )
+        figures.after_delete(db)
         # A rare user agent could single a visitor out: it goes with their last decision.
         release_agents(db, agents, delete_unused=True)
         db.execute(
@@ -341,6 +319,9 @@ def rebuild_figures(db: Database) -> None:
             item["vendors"],
             regime=item["regime"],
         )
+    if figures.deferred(db) and "figures_cursor" in db.table_names():
+        # Every decision is counted in (before migration step 13 made the table, it does so).
+        db.execute("UPDATE figures_cursor SET id = (SELECT COALESCE(MAX(id), 0) FROM decisions)")
 
 
 # Retention (`privacy-center purge`): each step in short write transactions of at most `batch`
@@ -376,6 +357,8 @@ def purge_decisions(
     Their user agents are counted out; `purge_user_agents` deletes the ones left unused.
     """
     cutoff = iso_to_ms(before)
+    # The figures keep what is purged: whatever is not counted in yet is counted in first.
+    figures.catch_up(db)
     while True:
         with write(db):
             rows = db.execute(
@@ -392,6 +375,7 @@ def purge_decisions(
             release_agents(
                 db, Counter(ua for _id, _at, ua in rows if ua is not None), delete_unused=False
             )
+            figures.after_delete(db)
         if rows:
             yield len(rows)
         if len(rows) < batch:

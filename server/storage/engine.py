@@ -80,6 +80,9 @@ class Database:
     """One connection to either engine. `location` is the path or URL it was opened with."""
 
     engine: ClassVar[str]
+    # One writer at a time, so rows are committed in the order of the ids they were given: a
+    # row with a higher id than one already read can only be newer (storage/figures.py).
+    serial_writes: ClassVar[bool] = False
     location: str | None
     conn: Any
 
@@ -165,6 +168,7 @@ class Database:
 
 class SQLiteDatabase(Database):
     engine = "sqlite"
+    serial_writes = True
 
     def __init__(self, path: str | Path):
         path = Path(path)

@@ -220,6 +220,14 @@ STEPS = [
     # (id, recorded_at), so that retention drops whole months (storage/partitions.py, issue 12
     # item 4). Every row and id is kept. SQLite: nothing.
     lambda db: _partition_decisions(db),
+    # 13: SQLite counts decisions into the figures after writing them, many at a time
+    # (storage/figures.py): the highest decision id counted in; every decision recorded before
+    # this step is. PostgreSQL has the table too, and never reads it.
+    """
+    CREATE TABLE IF NOT EXISTS figures_cursor (id INTEGER NOT NULL);
+    INSERT INTO figures_cursor (id) SELECT COALESCE(MAX(id), 0) FROM decisions
+    WHERE NOT EXISTS (SELECT 1 FROM figures_cursor);
+    """,
 ]
 
 
