@@ -67,6 +67,27 @@ def test_record_a_first_decision(client, db, published):
     assert record["gpc"] is False and record["language"] == "en"
 
 
+def test_new_consent_ids_begin_with_their_time_and_end_random(client, published):
+    import base64
+    import time
+
+    before = time.time_ns() // 1_000_000
+    ids = [
+        client.post("/api/v1/sites/shop/decisions", json=decision(), headers=HEADERS).json[
+            "consent_id"
+        ]
+        for _ in range(3)
+    ]
+    after = time.time_ns() // 1_000_000
+    raws = [base64.urlsafe_b64decode(i + "==") for i in ids]
+    assert all(len(i) == 22 and len(raw) == 16 for i, raw in zip(ids, raws, strict=True))
+    stamps = [int.from_bytes(raw[:6], "big") for raw in raws]
+    assert (
+        before <= stamps[0] <= stamps[1] <= stamps[2] <= after
+    )  # the log's index grows at one end
+    assert len({raw[6:] for raw in raws}) == 3  # and 80 random bits follow
+
+
 def test_later_decisions_need_the_receipt(client, db, published):
     first = post(client, decision()).json
     again = dict(
