@@ -6,7 +6,7 @@ few hundred rollup rows for a month instead of scanning millions of decisions.
 
 On SQLite the decisions are counted in after they are written, many at a time (`catch_up`):
 a decision's own transaction writes only the decision, not three or four rollup rows, which
-are the same few rows for every decision of a site's day (docs/storage.md, "Figures").
+are the same few rows for every decision of a site's day (docs/admin.md, "Consent figures").
 `figures_cursor` holds the highest decision id counted in; SQLite commits one writer at a
 time, so every decision above it is one not yet counted. The process that records decisions
 counts them in every CATCH_UP_EVERY decisions, and every read of the figures first counts in
