@@ -211,6 +211,28 @@ def decision(**overrides):
     return body
 
 
+def choice(action, analytics, ads, revision=1, regime=None):
+    """A validated choice of the REGISTRY's shop site, as `storage.decisions.record` takes it:
+    `analytics` switches functional, analytics and their vendors, `ads` advertising and its
+    vendor. `regime` None: recorded as before regimes (counted as opt_in)."""
+    return {
+        "revision": revision,
+        "action": action,
+        "categories": {
+            "necessary": True,
+            "functional": analytics,
+            "analytics": analytics,
+            "advertising": ads,
+        },
+        "vendors": {"video": analytics, "google-analytics": analytics, "ad-network": ads},
+        "language": "en",
+        "page_url": None,
+        "gpc": False,
+        "regime": regime,
+        "region": None,
+    }
+
+
 ADMIN_PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

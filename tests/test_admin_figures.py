@@ -9,23 +9,7 @@ from server.storage import connect, migrate
 from server.storage import decisions as decision_log
 from server.storage import figures as figures_store
 from server.storage.schema import STEPS
-
-
-def choice(action, analytics, ads, revision=1):
-    return {
-        "revision": revision,
-        "action": action,
-        "categories": {
-            "necessary": True,
-            "functional": analytics,
-            "analytics": analytics,
-            "advertising": ads,
-        },
-        "vendors": {"video": analytics, "google-analytics": analytics, "ad-network": ads},
-        "language": "en",
-        "page_url": None,
-        "gpc": False,
-    }
+from support import choice
 
 
 def rollup_rows(db):

@@ -13,33 +13,15 @@ from server.storage import decisions as decision_log
 from server.storage import figures as figures_store
 from server.storage.schema import write
 from server.storage.util import iso_to_ms
+from support import choice
 
 ALL_DAYS = ("2000-01-01", "2100-01-01")
 
 
-def choice(action, analytics, ads, regime="opt_in"):
-    return {
-        "revision": 1,
-        "action": action,
-        "categories": {
-            "necessary": True,
-            "functional": analytics,
-            "analytics": analytics,
-            "advertising": ads,
-        },
-        "vendors": {"video": analytics, "google-analytics": analytics, "ad-network": ads},
-        "language": "en",
-        "page_url": None,
-        "gpc": False,
-        "regime": regime,
-        "region": None,
-    }
-
-
 ACCEPT, REJECT, CUSTOM = (
-    choice("accept_all", True, True),
+    choice("accept_all", True, True, regime="opt_in"),
     choice("reject_all", False, False, regime="opt_out"),
-    choice("custom", True, False),
+    choice("custom", True, False, regime="opt_in"),
 )
 
 
