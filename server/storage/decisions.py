@@ -319,9 +319,8 @@ def rebuild_figures(db: Database) -> None:
             item["vendors"],
             regime=item["regime"],
         )
-    if figures.deferred(db) and "figures_cursor" in db.table_names():
-        # Every decision is counted in (before migration step 13 made the table, it does so).
-        db.execute("UPDATE figures_cursor SET id = (SELECT COALESCE(MAX(id), 0) FROM decisions)")
+    if "figures_cursor" in db.table_names():  # else migration step 13 makes it so
+        figures.all_counted(db)
 
 
 # Retention (`privacy-center purge`): each step in short write transactions of at most `batch`

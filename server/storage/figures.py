@@ -180,14 +180,18 @@ def after_delete(db: Database) -> None:
         )
 
 
+def all_counted(db: Database) -> None:
+    """Every decision is in the figures (rebuilt, or copied whole): the cursor moves to the
+    last one (SQLite)."""
+    if deferred(db):
+        db.execute("UPDATE figures_cursor SET id = (SELECT COALESCE(MAX(id), 0) FROM decisions)")
+
+
 def settle_copy(db: Database, source_cursor: int | None) -> None:
     """After a copy into `db` (in its transaction): the source had counted in the decisions up
     to `source_cursor` (None: all of them); the copy's figures say the same."""
     if source_cursor is None:
-        if deferred(db):
-            db.execute(
-                "UPDATE figures_cursor SET id = (SELECT COALESCE(MAX(id), 0) FROM decisions)"
-            )
+        all_counted(db)
         return
     if deferred(db):
         db.execute("UPDATE figures_cursor SET id = ?", [source_cursor])
